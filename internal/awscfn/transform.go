@@ -1,0 +1,57 @@
+// Package awscfn rewrites the Serverless Framework's compiled CloudFormation
+// template so the service deploys gradually: what the plugins
+// serverless-plugin-aws-alerts and serverless-plugin-canary-deployments do,
+// in the order the framework runs them, with their known gaps closed.
+package awscfn
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/sluice-dev/sluice/internal/config"
+)
+
+// Template is a CloudFormation template as plain JSON values.
+type Template = map[string]any
+
+// Transform returns a copy of tpl with the service's alarms and gradual
+// deployment resources added. The input is not modified. Diagnostics hold
+// warnings about configurations that look wrong; err is set when the
+// template cannot be produced.
+func Transform(tpl Template, svc *config.Service) (Template, config.Diagnostics, error) {
+	out, err := clone(tpl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := out["Resources"].(map[string]any); !ok {
+		return nil, nil, fmt.Errorf("the template has no Resources section; pass the framework's compiled template (.serverless/cloudformation-template-update-stack.json)")
+	}
+	var diags config.Diagnostics
+	// aws-alerts runs at package:compileEvents, before the canary plugin
+	// (after:aws:package:finalize:mergeCustomProviderResources), so the
+	// canary settings can refer to the alarms it creates.
+	ds, err := addAlarms(out, svc)
+	diags = append(diags, ds...)
+	if err != nil {
+		return nil, diags, err
+	}
+	ds, err = addCanary(out, svc)
+	diags = append(diags, ds...)
+	if err != nil {
+		return nil, diags, err
+	}
+	return out, diags, nil
+}
+
+// clone deep-copies a JSON value tree.
+func clone(tpl Template) (Template, error) {
+	b, err := json.Marshal(tpl)
+	if err != nil {
+		return nil, fmt.Errorf("the template is not plain JSON: %w", err)
+	}
+	var out Template
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
