@@ -194,7 +194,7 @@ func (d *decoder) stringMap(n *node, path string) map[string]string {
 		if v.unresolved != nil && !d.local {
 			u := *v.unresolved
 			u.Path, u.Severity = join(path, k), SeverityWarning
-			u.Msg += " (kept as written; it matters only when the function runs locally)"
+			u.Msg += "; kept as written, which matters only when the function runs locally"
 			d.diags = append(d.diags, &u)
 			m[k] = v.str
 			continue

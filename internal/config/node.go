@@ -232,9 +232,16 @@ func (c *converter) convert(n ast.Node, depth int) (*node, error) {
 		if len(n.Values) > 0 {
 			m.pos = posOf(c.file, n.Values[0].Key.GetToken())
 		}
-		for _, mv := range n.Values {
-			if err := c.addPair(m, mv, depth); err != nil {
-				return nil, err
+		// Explicit keys first, so they win over keys a merge (<<) brings in
+		// wherever the merge is written.
+		for _, merges := range []bool{false, true} {
+			for _, mv := range n.Values {
+				if mv.Key.IsMergeKey() != merges {
+					continue
+				}
+				if err := c.addPair(m, mv, depth); err != nil {
+					return nil, err
+				}
 			}
 		}
 		return m, nil

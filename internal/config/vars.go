@@ -305,7 +305,7 @@ func (r *resolver) evalReference(ref string, pos Pos) (v *node, miss *Diagnostic
 	case strings.HasPrefix(ref, "file("):
 		return r.evalFile(ref, pos)
 	}
-	return missing(fmt.Sprintf("sluice does not resolve ${%s:…} variables", source), "they are resolved by the framework on AWS; to use this value with sluice give a fallback: ${"+ref+", 'value'}")
+	return missing(fmt.Sprintf("sluice does not resolve ${%s:…} variables (the framework resolves them on AWS)", source), "to use this value with sluice give a fallback: ${"+ref+", 'value'}")
 }
 
 func (r *resolver) evalFile(ref string, pos Pos) (*node, *Diagnostic, error) {
