@@ -223,3 +223,23 @@ func NormalizeName(name string) string {
 	}
 	return string(b)
 }
+
+// Written reports whether the key at path is written in the file (rather
+// than merged in from elsewhere, e.g. custom.deploymentSettings).
+func (s *Service) Written(path string) bool {
+	_, ok := s.pos[path]
+	return ok
+}
+
+// SettingPath is the path where function f's effective deploymentSettings
+// key is written: the function's own settings, else custom.deploymentSettings.
+func (s *Service) SettingPath(f *Function, key string) string {
+	own := "functions." + f.Key + ".deploymentSettings"
+	switch {
+	case s.Written(own + "." + key):
+		return own + "." + key
+	case s.Written("custom.deploymentSettings." + key):
+		return "custom.deploymentSettings." + key
+	}
+	return own
+}

@@ -61,14 +61,36 @@ var (
 )
 
 // Parse reads a deployment type: one of Predefined, or a custom
-// Canary<P>Percent<N>Minute(s) / Linear<P>PercentEvery<N>Minute(s).
+// Canary<P>Percent<N>Minute(s) / Linear<P>PercentEvery<N>Minute(s). A custom
+// spelling of a predefined type (Canary10Percent5Minute) is that type.
 func Parse(name string) (Type, error) {
-	t := Type{Name: name}
-	for _, p := range Predefined {
-		if p == name {
-			t.Predefined = true
+	t, err := parse(name)
+	if err != nil {
+		return Type{}, err
+	}
+	for _, p := range predefined {
+		if p.Kind == t.Kind && p.Percent == t.Percent && p.Interval == t.Interval {
+			return p, nil
 		}
 	}
+	return t, nil
+}
+
+var predefined = func() []Type {
+	types := make([]Type, len(Predefined))
+	for i, name := range Predefined {
+		t, err := parse(name)
+		if err != nil {
+			panic(err) // the table above is wrong
+		}
+		t.Predefined = true
+		types[i] = t
+	}
+	return types
+}()
+
+func parse(name string) (Type, error) {
+	t := Type{Name: name}
 	if name == "AllAtOnce" {
 		return t, nil
 	}

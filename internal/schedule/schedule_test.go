@@ -71,6 +71,9 @@ func TestPredefinedAreRecognised(t *testing.T) {
 	if typ, _ := Parse("Canary25Percent45Minutes"); typ.Predefined {
 		t.Error("a custom type is reported as predefined")
 	}
+	if typ, _ := Parse("Canary10Percent5Minute"); !typ.Predefined || typ.Name != "Canary10Percent5Minutes" {
+		t.Errorf("a custom spelling of a predefined type parsed as %+v, want Canary10Percent5Minutes", typ)
+	}
 }
 
 func FuzzParse(f *testing.F) {
