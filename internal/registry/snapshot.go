@@ -1,0 +1,191 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sluice-dev/sluice/internal/store"
+)
+
+// skipDirs are never part of a function's code: sluice's own state, the
+// framework's build output and version control.
+var skipDirs = map[string]bool{".sluice": true, ".serverless": true, ".git": true}
+
+// codeStore keeps immutable snapshots of service directories.
+//
+// Files are stored once by content (blobs/<sha256>, read-only), and a
+// snapshot is a tree of hard links to them (trees/<tree sha256>), so a new
+// version of a large service costs links, not copies, for unchanged files.
+// A version's code can then never change under it, whatever happens to the
+// working copy — the property Lambda's versions have.
+type codeStore struct {
+	dir string
+	db  *store.DB
+}
+
+type tree struct {
+	sha string
+	dir string
+}
+
+type treeEntry struct {
+	rel  string
+	exec bool
+	blob string // blob name: sha256, plus "x" when executable
+}
+
+// snapshot stores srcDir's current content and returns its tree.
+func (c *codeStore) snapshot(srcDir string) (tree, error) {
+	srcDir, err := filepath.Abs(srcDir)
+	if err != nil {
+		return tree{}, err
+	}
+	absStore, _ := filepath.Abs(c.dir)
+	blobs := filepath.Join(c.dir, "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return tree{}, err
+	}
+	var entries []treeEntry
+	var fresh []store.FileHashRecord
+	err = filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != srcDir && (skipDirs[d.Name()] || path == absStore) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := os.Stat(path) // follows symlinks: the code is what they point at
+		if err != nil || !info.Mode().IsRegular() {
+			return nil // dangling links, sockets, …: not code
+		}
+		rel, _ := filepath.Rel(srcDir, path)
+		exec := info.Mode()&0o111 != 0
+		suffix := ""
+		if exec {
+			suffix = "x"
+		}
+		mtime := info.ModTime().UnixNano()
+		sum, ok := c.db.FileHash(path, info.Size(), mtime)
+		if ok {
+			if _, err := os.Stat(filepath.Join(blobs, sum+suffix)); err != nil {
+				ok = false
+			}
+		}
+		if !ok {
+			if sum, err = storeBlob(path, blobs, suffix); err != nil {
+				return err
+			}
+			fresh = append(fresh, store.FileHashRecord{Path: path, Size: info.Size(), MtimeNS: mtime, SHA256: sum})
+		}
+		entries = append(entries, treeEntry{rel: filepath.ToSlash(rel), exec: exec, blob: sum + suffix})
+		return nil
+	})
+	if err != nil {
+		return tree{}, err
+	}
+	if len(fresh) > 0 {
+		if err := c.db.PutFileHashes(fresh); err != nil {
+			return tree{}, err
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].rel < entries[j].rel })
+	h := sha256.New()
+	for _, e := range entries {
+		fmt.Fprintf(h, "%s\x00%s\n", e.rel, e.blob)
+	}
+	t := tree{sha: hex.EncodeToString(h.Sum(nil))}
+	t.dir = codeDirFor(c.dir, t.sha)
+	if _, err := os.Stat(t.dir); err == nil {
+		return t, nil // this exact tree is already stored
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(c.dir), ".tree-")
+	if err != nil {
+		return tree{}, err
+	}
+	defer os.RemoveAll(tmp) // left behind only if the rename below did not happen
+	for _, e := range entries {
+		dst := filepath.Join(tmp, filepath.FromSlash(e.rel))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return tree{}, err
+		}
+		blob := filepath.Join(blobs, e.blob)
+		if err := os.Link(blob, dst); err != nil {
+			if err := copyFile(blob, dst, 0o444); err != nil {
+				return tree{}, err
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(t.dir), 0o755); err != nil {
+		return tree{}, err
+	}
+	// The rename makes the tree appear whole or not at all.
+	if err := os.Rename(tmp, t.dir); err != nil && !os.IsExist(err) {
+		if _, statErr := os.Stat(t.dir); statErr != nil {
+			return tree{}, err
+		}
+	}
+	return t, nil
+}
+
+// storeBlob copies path into the blob store, hashing what it copies (so the
+// blob's name always matches its content even if the file changes meanwhile).
+func storeBlob(path, blobs, suffix string) (string, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(blobs, ".blob-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), src); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	perm := fs.FileMode(0o444)
+	if strings.HasSuffix(suffix, "x") {
+		perm = 0o555
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(blobs, sum+suffix)
+	if _, err := os.Stat(dst); err == nil {
+		return sum, nil
+	}
+	return sum, os.Rename(tmp.Name(), dst)
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
