@@ -58,7 +58,9 @@ func TestAliasCannotNameMissingVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *Tx) error { return tx.PutAlias(AliasRecord{Function: "f", Name: "Live", Version: 7, Updated: t0}) })
+	err = db.Update(func(tx *Tx) error {
+		return tx.PutAlias(AliasRecord{Function: "f", Name: "Live", Version: 7, Updated: t0})
+	})
 	if err == nil {
 		t.Fatal("an alias naming a version that does not exist was stored")
 	}
