@@ -92,3 +92,9 @@ func (id SeriesID) String() string {
 	b.WriteByte('}')
 	return b.String()
 }
+
+// Validate reports what is wrong with id, if anything.
+func (id SeriesID) Validate() error {
+	_, err := id.normalize()
+	return err
+}
