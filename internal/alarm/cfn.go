@@ -74,7 +74,7 @@ func FromCloudFormation(logicalID string, props map[string]any, ref RefResolver)
 	}
 	spec.Dimensions = p.dimensions(props["Dimensions"])
 	for _, req := range []string{"Namespace", "MetricName", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator"} {
-		if props[req] == nil {
+		if props[req] == nil && props["Metrics"] == nil {
 			p.errs = append(p.errs, fmt.Errorf("%s is required", req))
 		}
 	}

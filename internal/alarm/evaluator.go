@@ -33,8 +33,8 @@ type Change struct {
 
 // Listener is called on every state change, synchronously and in order for
 // one alarm. It must return quickly (hand work to another goroutine) and
-// must not call SetAlarmState or Put for the same alarm, which would wait
-// for the listener to return.
+// must not call SetAlarmState, Put or Delete for the same alarm, which
+// would wait for the listener to return.
 type Listener func(Change)
 
 // listeners is a set of listeners kept in subscription order.

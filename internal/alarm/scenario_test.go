@@ -3,7 +3,6 @@ package alarm
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -18,7 +17,7 @@ import (
 
 var epoch = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 var operatorSymbols = map[string]ComparisonOperator{
 	">=": GreaterThanOrEqualToThreshold, ">": GreaterThanThreshold, "<": LessThanThreshold, "<=": LessThanOrEqualToThreshold,
