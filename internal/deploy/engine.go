@@ -51,6 +51,7 @@ var (
 	ErrHookAlreadyCompleted  = errors.New("lifecycle event already completed")
 	ErrInvalidHookStatus     = errors.New("invalid lifecycle event status")
 	ErrNothingToDeploy       = errors.New("nothing to deploy")
+	ErrInvalidTarget         = errors.New("invalid deployment target")
 )
 
 // Engine runs deployments.
@@ -156,12 +157,26 @@ func (e *Engine) publish(d Deployment) {
 	}
 }
 
-// Create starts a deployment of group to targetVersion from the version the
-// alias points at now. A group with a deployment in progress refuses.
-func (e *Engine) Create(groupName string, targetVersion int, description string) (Deployment, error) {
-	g := e.Group(groupName)
+// CreateInput describes a deployment to create.
+type CreateInput struct {
+	Group         string // group name, or the function it deploys
+	TargetVersion int
+	// CurrentVersion, when set, must be the version the alias points at
+	// (an AppSpec's CurrentVersion); 0 takes whatever it points at.
+	CurrentVersion int
+	// PreTrafficHook and PostTrafficHook, when not nil, replace the group's
+	// hooks for this deployment (an AppSpec's Hooks).
+	PreTrafficHook, PostTrafficHook *string
+	Description                     string
+}
+
+// Create starts a deployment of a group's alias to a target version, from
+// the version the alias points at now. A group with a deployment in
+// progress refuses.
+func (e *Engine) Create(in CreateInput) (Deployment, error) {
+	g := e.Group(in.Group)
 	if g == nil {
-		return Deployment{}, fmt.Errorf("%w: %s", ErrGroupNotFound, groupName)
+		return Deployment{}, fmt.Errorf("%w: %s", ErrGroupNotFound, in.Group)
 	}
 	fn := e.reg.Function(g.Function)
 	if fn == nil {
@@ -171,15 +186,28 @@ func (e *Engine) Create(groupName string, targetVersion int, description string)
 	if alias == nil {
 		return Deployment{}, fmt.Errorf("%w: %s has no alias %s yet", ErrNothingToDeploy, g.Function, g.Alias)
 	}
-	if fn.Version(targetVersion) == nil {
-		return Deployment{}, fmt.Errorf("%w: %s has no version %d", registry.ErrVersionNotFound, g.Function, targetVersion)
+	if fn.Version(in.TargetVersion) == nil {
+		return Deployment{}, fmt.Errorf("%w: %s has no version %d", registry.ErrVersionNotFound, g.Function, in.TargetVersion)
 	}
 	rt := alias.Routing()
-	if rt.Additional == nil && rt.Version.Number == targetVersion {
-		return Deployment{}, fmt.Errorf("%w: alias %s of %s already points at version %d", ErrNothingToDeploy, g.Alias, g.Function, targetVersion)
+	if in.CurrentVersion != 0 && (rt.Version.Number != in.CurrentVersion || rt.Additional != nil) {
+		return Deployment{}, fmt.Errorf("%w: alias %s of %s points at version %d, not the CurrentVersion %d",
+			ErrInvalidTarget, g.Alias, g.Function, rt.Version.Number, in.CurrentVersion)
 	}
-	d := e.newDeployment(g, rt.Version.Number, targetVersion, CreatorUser, g.Type.Steps())
-	d.Description = description
+	if rt.Additional == nil && rt.Version.Number == in.TargetVersion {
+		return Deployment{}, fmt.Errorf("%w: alias %s of %s already points at version %d", ErrNothingToDeploy, g.Alias, g.Function, in.TargetVersion)
+	}
+	d := e.newDeployment(g, rt.Version.Number, in.TargetVersion, CreatorUser, g.Type.Steps())
+	d.Description = in.Description
+	for i := range d.LifecycleEvents {
+		ev := &d.LifecycleEvents[i]
+		if ev.Name == EventBeforeAllowTraffic && in.PreTrafficHook != nil {
+			ev.Hook = *in.PreTrafficHook
+		}
+		if ev.Name == EventAfterAllowTraffic && in.PostTrafficHook != nil {
+			ev.Hook = *in.PostTrafficHook
+		}
+	}
 	return e.start(g, d)
 }
 

@@ -229,7 +229,7 @@ func eventStatuses(d Deployment) map[string]EventStatus {
 
 func TestLinearDeploymentShiftsEveryMinuteAndSucceeds(t *testing.T) {
 	h := newHarness(t, "Linear10PercentEvery1Minute", nil)
-	d, err := h.e.Create(h.group.Name, 2, "")
+	d, err := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestCanaryWithHooksInvokesEachHookOnceAndSucceeds(t *testing.T) {
 	h := newHarness(t, "Canary10Percent5Minutes", func(g *Group) { g.PreTrafficHook, g.PostTrafficHook = "pre", "post" })
 	h.hooks.behave["pre"] = h.hooks.reporting("Succeeded")
 	h.hooks.behave["post"] = h.hooks.reporting("Succeeded")
-	d, err := h.e.Create(h.group.Name, 2, "")
+	d, err := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestCanaryWithHooksInvokesEachHookOnceAndSucceeds(t *testing.T) {
 
 func TestAlarmStopsDeploymentAndRollsBack(t *testing.T) {
 	h := newHarness(t, "Linear10PercentEvery1Minute", nil)
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.atStep(d.ID, 1)
 	h.clock.Advance(time.Minute)
 	h.atStep(d.ID, 2)
@@ -315,7 +315,7 @@ func TestAlarmStopsDeploymentAndRollsBack(t *testing.T) {
 func TestAlarmAlreadyInAlarmStopsBeforeAnyTraffic(t *testing.T) {
 	h := newHarness(t, "Canary10Percent5Minutes", nil)
 	h.alarms.set("HelloErrors", "ALARM", "already firing")
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	d = h.waitFor(d.ID, "Stopped", done)
 	if d.Status != StatusStopped || d.ErrorInformation.Code != ErrAlarmActive || d.StepReached != 0 {
 		t.Fatalf("status %s, error %+v, step %d", d.Status, d.ErrorInformation, d.StepReached)
@@ -329,7 +329,7 @@ func TestAlarmAlreadyInAlarmStopsBeforeAnyTraffic(t *testing.T) {
 func TestInsufficientDataDoesNotStopDeployment(t *testing.T) {
 	h := newHarness(t, "Canary10Percent5Minutes", nil)
 	h.alarms.set("HelloErrors", "INSUFFICIENT_DATA", "no datapoints")
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.atStep(d.ID, 1)
 	h.clock.Advance(5 * time.Minute)
 	if d = h.waitFor(d.ID, "done", done); d.Status != StatusSucceeded {
@@ -340,7 +340,7 @@ func TestInsufficientDataDoesNotStopDeployment(t *testing.T) {
 func TestFailedPreTrafficHookLeavesAliasUntouched(t *testing.T) {
 	h := newHarness(t, "Canary10Percent5Minutes", func(g *Group) { g.PreTrafficHook = "pre" })
 	h.hooks.behave["pre"] = h.hooks.reporting("Failed")
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	d = h.waitFor(d.ID, "Failed", done)
 	if d.Status != StatusFailed || d.ErrorInformation.Code != ErrHookFailure {
 		t.Fatalf("status %s, error %+v", d.Status, d.ErrorInformation)
@@ -357,7 +357,7 @@ func TestFailedPreTrafficHookLeavesAliasUntouched(t *testing.T) {
 func TestFailedPostTrafficHookShiftsAllTrafficBack(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", func(g *Group) { g.PostTrafficHook = "post" })
 	h.hooks.behave["post"] = h.hooks.reporting("Failed")
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	d = h.waitFor(d.ID, "Failed", done)
 	if d.Status != StatusFailed || d.ErrorInformation.Code != ErrHookFailure || !d.RolledBack() {
 		t.Fatalf("status %s, error %+v, rollback %+v", d.Status, d.ErrorInformation, d.RollbackInfo)
@@ -367,7 +367,7 @@ func TestFailedPostTrafficHookShiftsAllTrafficBack(t *testing.T) {
 
 func TestHookThatNeverReportsTimesOut(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", func(g *Group) { g.PreTrafficHook = "pre"; g.HookTimeout = 0 })
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.waitFor(d.ID, "the hook invoked and its timer armed", func(d Deployment) bool {
 		return d.LifecycleEvents[1].HookExecutionID != "" && h.clock.Pending() > 0
 	})
@@ -386,7 +386,7 @@ func TestHookThatNeverReportsTimesOut(t *testing.T) {
 func TestHookWhoseInvocationFailsFailsAtOnce(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", func(g *Group) { g.PreTrafficHook = "pre" })
 	h.hooks.behave["pre"] = func(string, string) error { return errors.New("Runtime.ImportModuleError: cannot find module") }
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	d = h.waitFor(d.ID, "Failed", done)
 	if d.ErrorInformation.Code != ErrHookFailure {
 		t.Fatalf("error %+v", d.ErrorInformation)
@@ -395,7 +395,7 @@ func TestHookWhoseInvocationFailsFailsAtOnce(t *testing.T) {
 
 func TestHookStatusReportRules(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", func(g *Group) { g.PreTrafficHook = "pre" })
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	d = h.waitFor(d.ID, "the hook invoked", func(d Deployment) bool { return d.LifecycleEvents[1].HookExecutionID != "" })
 	exec := d.LifecycleEvents[1].HookExecutionID
 	if err := h.e.PutHookStatus(d.ID, exec, "InProgress"); !errors.Is(err, ErrInvalidHookStatus) {
@@ -424,9 +424,9 @@ func TestHookStatusReportRules(t *testing.T) {
 
 func TestSecondDeploymentOfAGroupIsRefused(t *testing.T) {
 	h := newHarness(t, "Canary10Percent5Minutes", nil)
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.atStep(d.ID, 1)
-	if _, err := h.e.Create(h.group.Name, 2, ""); !errors.Is(err, ErrAlreadyInProgress) {
+	if _, err := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2}); !errors.Is(err, ErrAlreadyInProgress) {
 		t.Fatalf("second Create: err = %v", err)
 	}
 }
@@ -434,7 +434,7 @@ func TestSecondDeploymentOfAGroupIsRefused(t *testing.T) {
 func TestStopByRequest(t *testing.T) {
 	for _, rollback := range []bool{true, false} {
 		h := newHarness(t, "Canary10Percent5Minutes", nil)
-		d, _ := h.e.Create(h.group.Name, 2, "")
+		d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 		h.atStep(d.ID, 1)
 		if err := h.e.Stop(d.ID, rollback); err != nil {
 			t.Fatal(err)
@@ -456,7 +456,7 @@ func TestStopByRequest(t *testing.T) {
 
 func TestUnfinishedDeploymentIsRolledBackAfterRestart(t *testing.T) {
 	h := newHarness(t, "Linear10PercentEvery1Minute", nil)
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.atStep(d.ID, 1)
 	h.clock.Advance(time.Minute)
 	h.atStep(d.ID, 2)
@@ -478,14 +478,14 @@ func TestUnfinishedDeploymentIsRolledBackAfterRestart(t *testing.T) {
 		t.Fatalf("after recovery: status %s, error %+v, rollback %+v", d.Status, d.ErrorInformation, d.RollbackInfo)
 	}
 	h.wantRouting(1, 0, 0)
-	if _, err := h.e.Create(h.group.Name, 2, "again"); err != nil {
+	if _, err := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2, Description: "again"}); err != nil {
 		t.Fatalf("the group is still busy after recovery: %v", err)
 	}
 }
 
 func TestManualRollbackReturnsToPreviousVersion(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", nil)
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.waitFor(d.ID, "Succeeded", done)
 	h.wantRouting(2, 0, 0)
 	rb, err := h.e.Rollback(fn)
@@ -516,7 +516,7 @@ func TestTriggersArePostedToHTTPTargets(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", func(g *Group) {
 		g.Triggers = []Trigger{{Name: "notify", Events: []string{"DeploymentStart", "DeploymentSuccess"}, Target: srv.URL}}
 	})
-	d, _ := h.e.Create(h.group.Name, 2, "")
+	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.waitFor(d.ID, "Succeeded", done)
 	h.e.Close() // waits for deliveries
 	mu.Lock()
