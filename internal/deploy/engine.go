@@ -215,7 +215,7 @@ func (e *Engine) newDeployment(g *Group, current, target int, creator string, st
 	now := e.clock.Now()
 	d := Deployment{
 		ID: newDeploymentID(), ApplicationName: g.Application, DeploymentGroupName: g.Name,
-		DeploymentConfigName: configName(g), Status: StatusCreated, Creator: creator, CreateTime: now,
+		DeploymentConfigName: g.ConfigName(), Status: StatusCreated, Creator: creator, CreateTime: now,
 		AutoRollback: g.AutoRollback, Steps: steps,
 		Target: LambdaTarget{FunctionName: g.Function, FunctionAlias: g.Alias,
 			CurrentVersion: strconv.Itoa(current), TargetVersion: strconv.Itoa(target)},
@@ -523,7 +523,9 @@ func (e *Engine) release(r *run) {
 	}
 }
 
-func configName(g *Group) string {
+// ConfigName is the group's CodeDeploy deployment config name:
+// CodeDeployDefault.Lambda<Type> for predefined types, else the custom name.
+func (g *Group) ConfigName() string {
 	if g.Type.Predefined || g.Type.Name == "" {
 		name := g.Type.Name
 		if name == "" {
