@@ -128,6 +128,13 @@ func (c *compiler) topicOf(cfg any, path, group, kind string) (any, bool) {
 			sub := map[string]any{}
 			for _, k := range []struct{ from, to string }{{"protocol", "Protocol"}, {"endpoint", "Endpoint"}} {
 				if v, ok := m[k.from]; ok {
+					if s, isStr := v.(string); isStr && s == "" || !isStr && !isIntrinsic(v) {
+						hint := "write it as a string, e.g. protocol: email, endpoint: me@example.com"
+						if _, isNum := v.(float64); isNum {
+							hint = "quote it, e.g. endpoint: '+15550100' (unquoted, YAML reads a number and drops the +)"
+						}
+						c.errorf(ip+"."+k.from, hint, "must be a non-empty string, not %s", kindOf(v))
+					}
 					sub[k.to] = clone(v)
 				} else {
 					c.errorf(ip, "SNS subscriptions need both protocol and endpoint", "the notification has no %s", k.from)

@@ -330,7 +330,12 @@ func (c *compiler) checkDimensions(f *config.Function, e *entry) []Dimension {
 			continue
 		}
 		if name == "FunctionName" && !truthy(e.props["omitDefaultDimension"]) {
-			continue // replaced by the function's own
+			c.warnf(ip, "remove it, or set omitDefaultDimension: true to use this value", "is replaced by the function's own FunctionName dimension")
+			continue
+		}
+		if !usableDimensionValue(val) {
+			c.errorf(ip, "write the dimension's value as a string, or an intrinsic such as {Ref: …}", "a dimension value must be a non-empty string, not %s", kindOf(val))
+			continue
 		}
 		if s, ok := val.(string); ok {
 			out = append(out, Dimension{name, s})
@@ -343,6 +348,18 @@ func (c *compiler) checkDimensions(f *config.Function, e *entry) []Dimension {
 		c.errorf(e.path("dimensions"), "use at most 30", "CloudWatch metrics have at most 30 dimensions, not %d", len(out))
 	}
 	return out
+}
+
+// usableDimensionValue: strings, scalars CloudFormation turns into strings,
+// and intrinsics.
+func usableDimensionValue(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return v != ""
+	case float64, bool:
+		return true
+	}
+	return isIntrinsic(v)
 }
 
 func (c *compiler) checkNames(e *entry) {
