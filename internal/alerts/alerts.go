@@ -199,9 +199,13 @@ func (c *compiler) compile() {
 // configKeys are the keys of custom.alerts the plugin reads.
 var configKeys = []string{"alarms", "dashboards", "definitions", "externalStack", "function", "global", "nameTemplate", "prefixTemplate", "stages", "topics"}
 
-// add merges resources into the output as the plugin's addCfResources does.
+// add merges a freshly built resource into the output as the plugin's
+// addCfResources does.
 func (c *compiler) add(id string, res any) {
-	c.out.Resources[id] = Merge(c.out.Resources[id], res)
+	if prev, ok := c.out.Resources[id]; ok {
+		res = Merge(prev, res)
+	}
+	c.out.Resources[id] = res
 }
 
 // kindOf names the JSON type of v for messages.

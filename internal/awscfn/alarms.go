@@ -31,7 +31,7 @@ func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 		own, byUser := user[id]
 		switch {
 		case byUser:
-			resources[id] = alerts.Merge(alerts.Merge(nil, res), alerts.Merge(nil, own))
+			resources[id] = alerts.Merge(res, alerts.Merge(nil, own))
 		case inTemplate:
 			diags = append(diags, &config.Diagnostic{
 				Severity: config.SeverityWarning,
@@ -42,7 +42,7 @@ func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 			})
 			resources[id] = alerts.Merge(existing, res)
 		default:
-			resources[id] = alerts.Merge(nil, res)
+			resources[id] = res // Compile built it for this call alone
 		}
 	}
 	return diags, nil

@@ -182,3 +182,26 @@ functions:
 		t.Errorf("diagnostics: %v", diags)
 	}
 }
+
+// BenchmarkTransformAlerts: the whole transform of a service with topics,
+// groups and three alarms (clone + compile + merge).
+func BenchmarkTransformAlerts(b *testing.B) {
+	svc, _, err := config.Load("testdata/alerts/topics/serverless.yml", config.Options{Stage: "dev"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := os.ReadFile("testdata/alerts/topics/input.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tpl Template
+	if err := json.Unmarshal(src, &tpl); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Transform(tpl, svc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
