@@ -67,7 +67,7 @@ func (c *compiler) alarm(f *config.Function, id string, e *entry) {
 	c.ids[id] = "alarm " + name + " of function " + f.Key
 
 	before := c.errs
-	a, _ := c.check(f, e)
+	a := c.check(f, e)
 	a.LogicalID, a.Function, a.Name = id, f.Key, name
 	res := c.alarmResource(f, e, &a)
 	if c.errs != before {

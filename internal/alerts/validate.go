@@ -47,10 +47,8 @@ func validStatistic(s string) bool {
 }
 
 // check validates an enabled alarm and reads the settings the local engine
-// needs. ok is false when it reported an error.
-func (c *compiler) check(f *config.Function, e *entry) (a Alarm, ok bool) {
-	before := c.errs
-	defer func() { ok = c.errs == before }()
+// needs; problems go to the diagnostics.
+func (c *compiler) check(f *config.Function, e *entry) (a Alarm) {
 
 	a.Kind = Static
 	if t, _ := e.get("type"); t == string(AnomalyDetection) {
@@ -75,7 +73,7 @@ func (c *compiler) check(f *config.Function, e *entry) (a Alarm, ok bool) {
 	}
 	c.checkNames(e)
 	c.lambdaSemantics(e, &a, pattern)
-	return a, ok
+	return a
 }
 
 func jsQuote(v any) string {
