@@ -245,11 +245,3 @@ func isIntrinsic(v any) bool {
 
 // stackName is the framework's getStackName: provider.stackName, else
 // <service>-<stage>.
-func stackName(svc *config.Service) string {
-	if p, ok := svc.Raw["provider"].(map[string]any); ok {
-		if s, ok := p["stackName"].(string); ok && s != "" {
-			return s
-		}
-	}
-	return svc.StackName()
-}

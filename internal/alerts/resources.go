@@ -91,7 +91,7 @@ func (c *compiler) alarmResource(f *config.Function, e *entry, a *Alarm) map[str
 	metricID, hasMetricID := metric, hasMetric
 	dimensions := []any{}
 	if pattern {
-		namespace, hasNamespace = stackName(c.svc), true
+		namespace, hasNamespace = c.svc.StackName(), true
 		metricID, hasMetricID = patternMetricName(metric, fnRef), true
 	} else {
 		dimensions = c.dimensions(e, fnRef)
@@ -217,7 +217,7 @@ func (c *compiler) alarmName(f *config.Function, e *entry, metricID any, hasMetr
 	if !hasPrefix {
 		prefix = "$[stackName]"
 	}
-	prefix = replaceFirst(prefix, "$[stackName]", stackName(c.svc))
+	prefix = replaceFirst(prefix, "$[stackName]", c.svc.StackName())
 	if prefix == "" {
 		return s, true
 	}
@@ -240,7 +240,7 @@ func (c *compiler) metricFilters(f *config.Function, e *entry) {
 				"LogGroupName":  "/aws/lambda/" + f.Name,
 				"MetricTransformations": []any{map[string]any{
 					"MetricValue":     value,
-					"MetricNamespace": stackName(c.svc),
+					"MetricNamespace": c.svc.StackName(),
 					"MetricName":      patternMetricName(metric, fnRef),
 				}},
 			},

@@ -155,9 +155,9 @@ func (c *compiler) checkPattern(f *config.Function, e *entry, a *Alarm) bool {
 			"a pattern alarm reads the function's logs, but functions.%s has disableLogs: true", f.Key)
 	}
 	if _, own := e.from["namespace"]; own {
-		c.warnf(e.path("namespace"), "remove it", "is ignored for a pattern alarm: its metric is published in the stack's namespace %s", stackName(c.svc))
+		c.warnf(e.path("namespace"), "remove it", "is ignored for a pattern alarm: its metric is published in the stack's namespace %s", c.svc.StackName())
 	}
-	a.Namespace = stackName(c.svc)
+	a.Namespace = c.svc.StackName()
 	return true
 }
 

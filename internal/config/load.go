@@ -374,6 +374,9 @@ func (d *decoder) provider(n *node) {
 	if v := n.get("runtime"); v != nil {
 		p.Runtime = d.str(v, "provider.runtime")
 	}
+	if v := n.get("stackName"); v != nil {
+		p.StackName = d.str(v, "provider.stackName")
+	}
 	if v := n.get("environment"); v != nil {
 		p.Environment = d.stringMap(v, "provider.environment")
 	}

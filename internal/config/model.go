@@ -51,6 +51,7 @@ type Service struct {
 // Provider is the `provider` section.
 type Provider struct {
 	Name                string // aws
+	StackName           string // provider.stackName; empty: <service>-<stage>
 	Runtime             string
 	Environment         map[string]string
 	Timeout             time.Duration
@@ -161,8 +162,14 @@ type Options struct {
 	Local bool
 }
 
-// StackName is the CloudFormation stack name: <service>-<stage>.
-func (s *Service) StackName() string { return s.Name + "-" + s.Stage }
+// StackName is the CloudFormation stack name: provider.stackName, else
+// <service>-<stage>.
+func (s *Service) StackName() string {
+	if s.Provider.StackName != "" {
+		return s.Provider.StackName
+	}
+	return s.Name + "-" + s.Stage
+}
 
 // Function returns the function with key k, or nil.
 func (s *Service) Function(k string) *Function {
