@@ -161,8 +161,16 @@ type Options struct {
 	Local bool
 }
 
-// StackName is the CloudFormation stack name: <service>-<stage>.
-func (s *Service) StackName() string { return s.Name + "-" + s.Stage }
+// StackName is the CloudFormation stack name: provider.stackName when it is
+// a string, else <service>-<stage> (the framework's naming.getStackName).
+func (s *Service) StackName() string {
+	if p, ok := s.Raw["provider"].(map[string]any); ok {
+		if name, ok := p["stackName"].(string); ok && name != "" {
+			return name
+		}
+	}
+	return s.Name + "-" + s.Stage
+}
 
 // Function returns the function with key k, or nil.
 func (s *Service) Function(k string) *Function {
