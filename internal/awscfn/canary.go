@@ -47,7 +47,7 @@ type canary struct {
 	gradual   []*gradual
 	byID      map[string]*gradual // by function logical ID
 	diags     config.Diagnostics
-	seen      map[string]bool // diagnostics already reported (global settings apply to many functions)
+	seen      map[string]bool  // diagnostics already reported (global settings apply to many functions)
 	alerts    *alerts.Compiled // custom.alerts, compiled when an alarm name needs resolving
 }
 

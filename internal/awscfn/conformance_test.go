@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata golden files")
 // 0.8.0 (testdata/conformance, ISC licence): the service at stage dev, the
 // compiled template before the plugin, and the template after it.
 type conformanceCase struct {
-	name                    string // e.g. 12.with-permissions-boundary
+	name                   string // e.g. 12.with-permissions-boundary
 	service, input, output string // file paths
 }
 
