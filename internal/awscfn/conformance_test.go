@@ -27,7 +27,7 @@ type conformanceCase struct {
 
 var caseFile = regexp.MustCompile(`^(\d+)\.?(service|input|output)(.*)\.json$`)
 
-func conformanceCases(t *testing.T) []conformanceCase {
+func conformanceCases(t testing.TB) []conformanceCase {
 	files, _ := filepath.Glob("testdata/conformance/*.json")
 	byNum := map[string]*conformanceCase{}
 	for _, f := range files {
