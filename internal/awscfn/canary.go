@@ -35,7 +35,6 @@ type gradual struct {
 
 type target struct {
 	id  string
-	res map[string]any
 	src *eventSource
 }
 
@@ -49,6 +48,24 @@ type canary struct {
 	diags     config.Diagnostics
 	seen      map[string]bool  // diagnostics already reported (global settings apply to many functions)
 	alerts    *alerts.Compiled // custom.alerts, compiled when an alarm name needs resolving
+	owned     map[string]bool  // resources already copied for changing (see cloneMap)
+	bypasses  []bypass
+}
+
+// own replaces resource id with a copy whose Properties are a copy too,
+// and returns it, ready to change.
+func (c *canary) own(id string) map[string]any {
+	if c.owned[id] {
+		return obj(c.resources[id])
+	}
+	r := cloneMap(obj(c.resources[id]))
+	if r == nil {
+		return nil
+	}
+	ownObj(r, "Properties")
+	c.resources[id] = r
+	c.owned[id] = true
+	return r
 }
 
 // addCanary does what serverless-plugin-canary-deployments 0.8.0 does at
@@ -58,7 +75,7 @@ type canary struct {
 // event source re-pointed from the function to the alias. Where the plugin
 // leaves a gap (see eventSources and customConfigs), it is closed.
 func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
-	c := &canary{svc: svc, resources: obj(tpl["Resources"]), byID: map[string]*gradual{}, seen: map[string]bool{}}
+	c := &canary{svc: svc, resources: obj(tpl["Resources"]), byID: map[string]*gradual{}, seen: map[string]bool{}, owned: map[string]bool{}}
 	for _, f := range svc.Functions {
 		if f.DeploymentSettings != nil {
 			c.plan(f)
@@ -86,10 +103,10 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	}
 	for _, g := range c.gradual {
 		for _, t := range g.targets {
-			t.src.retarget(t.res, g)
+			t.src.retarget(c.own(t.id), g)
 		}
 	}
-	c.checkBypasses()
+	c.reportBypasses()
 	c.diags.Sort()
 	return c.diags, nil
 }
@@ -176,12 +193,13 @@ func (c *canary) index() {
 		}
 		src := eventSources[typ]
 		if src == nil {
+			c.findBypasses(id, typ, r)
 			continue
 		}
 		var last *gradual
 		eachString(at(props(r), src.path...), func(s string) {
 			if g := c.byID[s]; g != nil && g != last {
-				g.targets = append(g.targets, target{id: id, res: r, src: src})
+				g.targets = append(g.targets, target{id: id, src: src})
 				last = g
 			}
 		})

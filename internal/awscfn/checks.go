@@ -42,42 +42,43 @@ func (c *canary) alarmID(g *gradual, i int, id string) string {
 // invoking it (policies, alarm dimensions, versions, …).
 var passive = []string{"AWS::IAM::", "AWS::CloudWatch::", "AWS::CodeDeploy::", "AWS::Lambda::", "AWS::Logs::MetricFilter", "AWS::SSM::Parameter"}
 
-// checkBypasses warns about resources left invoking a gradually deployed
-// function directly: whatever they send runs on $LATEST, outside the
-// alias, its traffic shifting and its alarms. The framework's own custom
-// resources for existing S3 buckets, Cognito pools and event buses name
-// the function by its name.
-func (c *canary) checkBypasses() {
-	names := make(map[string]*gradual, len(c.gradual))
-	for _, g := range c.gradual {
-		names[g.fn.Name] = g
+// bypass is a resource left invoking a gradually deployed function
+// directly: whatever it sends runs on $LATEST, outside the alias, its
+// traffic shifting and its alarms. The index finds them among the resource
+// types that are neither event sources (those are re-pointed) nor passive.
+type bypass struct {
+	g      *gradual
+	id, as string
+}
+
+// findBypasses records the bypasses of resource id. The framework's own
+// custom resources for existing S3 buckets, Cognito pools and event buses
+// name the function by its name.
+func (c *canary) findBypasses(id, typ string, r map[string]any) {
+	if isPassive(typ) {
+		return
 	}
-	type bypass struct {
-		g      *gradual
-		id, as string
-	}
-	var found []bypass
-	for id, v := range c.resources {
-		r := obj(v)
-		typ := str(r["Type"])
-		if isPassive(typ) {
-			continue
+	var last *gradual
+	walkArnRefs(r["Properties"], func(fn string) {
+		if g := c.byID[fn]; g != nil && g != last {
+			last = g
+			c.bypasses = append(c.bypasses, bypass{g, id, fmt.Sprintf(`Fn::GetAtt %s.Arn`, fn)})
 		}
-		seen := map[*gradual]bool{}
-		walkArnRefs(r["Properties"], func(fn string) {
-			if g := c.byID[fn]; g != nil && !seen[g] {
-				seen[g] = true
-				found = append(found, bypass{g, id, fmt.Sprintf(`Fn::GetAtt %s.Arn`, fn)})
-			}
-		})
-		if strings.HasPrefix(typ, "Custom::") {
-			if g := names[str(at(r, "Properties", "FunctionName"))]; g != nil && !seen[g] {
-				found = append(found, bypass{g, id, "its FunctionName " + g.fn.Name})
+	})
+	if strings.HasPrefix(typ, "Custom::") {
+		name := str(at(r, "Properties", "FunctionName"))
+		for _, g := range c.gradual {
+			if name != "" && g.fn.Name == name && g != last {
+				c.bypasses = append(c.bypasses, bypass{g, id, "its FunctionName " + name})
 			}
 		}
 	}
-	sort.Slice(found, func(i, j int) bool { return found[i].id < found[j].id })
-	for _, b := range found {
+}
+
+// reportBypasses warns about the bypasses found, in resource order.
+func (c *canary) reportBypasses() {
+	sort.Slice(c.bypasses, func(i, j int) bool { return c.bypasses[i].id < c.bypasses[j].id })
+	for _, b := range c.bypasses {
 		typ := str(at(c.resources[b.id], "Type"))
 		c.report(config.SeverityWarning, "functions."+b.g.fn.Key,
 			fmt.Sprintf("%s (%s) invokes the function directly (%s), not alias %s: what it sends bypasses the gradual deployment", b.id, typ, b.as, b.g.settings.Alias),

@@ -66,9 +66,7 @@ func (c *canary) addHookPermission() {
 		return
 	}
 	role := obj(c.resources[executionRoleID])
-	policies := list(at(role, "Properties", "Policies"))
-	doc := obj(at(firstOf(policies), "PolicyDocument"))
-	stmts, ok := doc["Statement"].([]any)
+	stmts, ok := at(firstOf(list(at(role, "Properties", "Policies"))), "PolicyDocument", "Statement").([]any)
 	if !ok {
 		// A custom role (provider.iam.role) or one without an inline policy:
 		// the plugin leaves it alone, and so must we; the hooks then need
@@ -85,7 +83,9 @@ func (c *canary) addHookPermission() {
 			"allow that action in the hook functions' own role, or the deployment waits an hour for the hook and fails")
 		return
 	}
-	doc["Statement"] = append(stmts, map[string]any{
+	policies := ownList(props(c.own(executionRoleID)), "Policies")
+	doc := ownObj(ownItem(policies, 0), "PolicyDocument")
+	doc["Statement"] = append(stmts[:len(stmts):len(stmts)], map[string]any{
 		"Action":   []any{"codedeploy:PutLifecycleEventHookExecutionStatus"},
 		"Effect":   "Allow",
 		"Resource": groups,

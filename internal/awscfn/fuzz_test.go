@@ -199,3 +199,22 @@ func (s *shapes) value(depth int) any {
 		return m
 	}
 }
+
+// deepCopy copies a JSON value tree (to check the input stays as it was).
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, x := range v {
+			l[i] = deepCopy(x)
+		}
+		return l
+	}
+	return v
+}

@@ -111,11 +111,10 @@ func containsString(v any, s string) bool {
 	return found
 }
 
-// addDependsOn adds id to r's DependsOn (a string or a list) unless it is there.
+// addDependsOn adds id to r's DependsOn (a string or a list) unless it is
+// there. The list is replaced, not appended to: it may be the input's.
 func addDependsOn(r map[string]any, id string) {
 	switch d := r["DependsOn"].(type) {
-	case nil:
-		r["DependsOn"] = id
 	case string:
 		if d != id {
 			r["DependsOn"] = []any{d, id}
@@ -126,7 +125,7 @@ func addDependsOn(r map[string]any, id string) {
 				return
 			}
 		}
-		r["DependsOn"] = append(d, id)
+		r["DependsOn"] = append(d[:len(d):len(d)], id)
 	default:
 		r["DependsOn"] = id
 	}
@@ -151,26 +150,53 @@ func truthy(v any) bool {
 	return true
 }
 
-// deepCopy copies a JSON value tree. It is the transform's only full pass
-// over the template besides the scan for references, so it avoids
-// reflection (encoding/json) and allocates exactly one container per
-// container.
-func deepCopy(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			m[k] = deepCopy(x)
-		}
-		return m
-	case []any:
-		l := make([]any, len(v))
-		for i, x := range v {
-			l[i] = deepCopy(x)
-		}
-		return l
+// The output template shares every value the transform does not change
+// with the input (copy-on-write): copying the whole template would cost
+// more than everything else the transform does. So a step never changes a
+// value it did not create or copy; it copies the containers on the path to
+// what it changes, with these helpers.
+
+// cloneMap is a shallow copy of m (nil stays nil).
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
 	}
-	return v
+	c := make(map[string]any, len(m)+1) // +1: most copies gain a key
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// ownObj replaces the object at m[key] with a shallow copy and returns it
+// (nil when m[key] is not an object). m must already be owned.
+func ownObj(m map[string]any, key string) map[string]any {
+	c := cloneMap(obj(m[key]))
+	if c != nil {
+		m[key] = c
+	}
+	return c
+}
+
+// ownList replaces the array at m[key] with a shallow copy and returns it.
+func ownList(m map[string]any, key string) []any {
+	l := list(m[key])
+	if l == nil {
+		return nil
+	}
+	c := append([]any(nil), l...)
+	m[key] = c
+	return c
+}
+
+// ownItem replaces the object l[i] with a shallow copy and returns it.
+// l must already be owned.
+func ownItem(l []any, i int) map[string]any {
+	c := cloneMap(obj(l[i]))
+	if c != nil {
+		l[i] = c
+	}
+	return c
 }
 
 func isAlphaNumeric(s string) bool {

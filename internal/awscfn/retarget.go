@@ -8,7 +8,9 @@ type eventSource struct {
 	// index looks for the function's logical ID only there.
 	path []string
 	// retarget re-points r from g's function to g's alias, if r names it
-	// the way this type does.
+	// the way this type does. r and its Properties are copies the function
+	// may change; anything deeper is shared with the input and must be
+	// copied first (ownObj, ownList, ownItem).
 	retarget func(r map[string]any, g *gradual)
 	// gap is set for the sources serverless-plugin-canary-deployments 0.8.0
 	// leaves pointing at the function: what then breaks.
@@ -71,9 +73,9 @@ func retargetEventSourceMapping(r map[string]any, g *gradual) {
 // writes the URI in the aws partition only; that form is kept, since
 // templates deployed with the plugin already have it.
 func retargetRESTMethod(r map[string]any, g *gradual) {
-	integ := obj(props(r)["Integration"])
-	if integ != nil && containsString(integ, g.functionID) {
-		integ["Uri"] = map[string]any{"Fn::Join": []any{"", []any{
+	p := props(r)
+	if integ := obj(p["Integration"]); integ != nil && containsString(integ, g.functionID) {
+		ownObj(p, "Integration")["Uri"] = map[string]any{"Fn::Join": []any{"", []any{
 			"arn:aws:apigateway:", ref("AWS::Region"), ":lambda:path/2015-03-31/functions/", ref(g.aliasID), "/invocations",
 		}}}
 	}
@@ -131,17 +133,33 @@ func retargetSNSSubscription(r map[string]any, g *gradual) {
 // notified of two events (or prefixes) of one bucket got the others
 // straight to $LATEST — which no longer has the permission.
 func retargetS3Bucket(r map[string]any, g *gradual) {
-	for _, lc := range list(at(props(r), "NotificationConfiguration", "LambdaConfigurations")) {
-		if m := obj(lc); m != nil && getAttOf(m["Function"], g.functionID) {
-			m["Function"] = ref(g.aliasID)
+	p := props(r)
+	lcs := list(at(p, "NotificationConfiguration", "LambdaConfigurations"))
+	owned := false
+	for i, lc := range lcs {
+		if getAttOf(at(lc, "Function"), g.functionID) {
+			if !owned {
+				lcs, owned = ownList(ownObj(p, "NotificationConfiguration"), "LambdaConfigurations"), true
+			}
+			ownItem(lcs, i)["Function"] = ref(g.aliasID)
 		}
 	}
 }
 
 func retargetEventsRule(r map[string]any, g *gradual) {
-	for _, t := range list(props(r)["Targets"]) {
-		if m := obj(t); m != nil && getAttOf(m["Arn"], g.functionID) {
-			m["Arn"] = ref(g.aliasID)
+	retargetListItems(props(r), "Targets", "Arn", g)
+}
+
+// retargetListItems re-points m[key][i][field] wherever it is the function.
+func retargetListItems(m map[string]any, key, field string, g *gradual) {
+	items := list(m[key])
+	owned := false
+	for i, it := range items {
+		if getAttOf(at(it, field), g.functionID) {
+			if !owned {
+				items, owned = ownList(m, key), true
+			}
+			ownItem(items, i)[field] = ref(g.aliasID)
 		}
 	}
 }
@@ -156,9 +174,15 @@ func retargetLogSubscription(r map[string]any, g *gradual) {
 // retargetIoTRule re-points the rule's Lambda actions. The framework
 // writes one action per rule; the plugin looks only at the first.
 func retargetIoTRule(r map[string]any, g *gradual) {
-	for _, a := range list(at(props(r), "TopicRulePayload", "Actions")) {
-		if l := obj(at(a, "Lambda")); l != nil && getAttOf(l["FunctionArn"], g.functionID) {
-			l["FunctionArn"] = ref(g.aliasID)
+	p := props(r)
+	actions := list(at(p, "TopicRulePayload", "Actions"))
+	owned := false
+	for i, a := range actions {
+		if getAttOf(at(a, "Lambda", "FunctionArn"), g.functionID) {
+			if !owned {
+				actions, owned = ownList(ownObj(p, "TopicRulePayload"), "Actions"), true
+			}
+			ownObj(ownItem(actions, i), "Lambda")["FunctionArn"] = ref(g.aliasID)
 		}
 	}
 }
@@ -174,11 +198,7 @@ func retargetAppSync(r map[string]any, g *gradual) {
 // Application Load Balancer target group (the plugin moves only the
 // permissions).
 func retargetTargetGroup(r map[string]any, g *gradual) {
-	for _, t := range list(props(r)["Targets"]) {
-		if m := obj(t); m != nil && getAttOf(m["Id"], g.functionID) {
-			m["Id"] = ref(g.aliasID)
-		}
-	}
+	retargetListItems(props(r), "Targets", "Id", g)
 }
 
 // retargetEventInvokeConfig moves the asynchronous invocation settings
@@ -216,12 +236,22 @@ func retargetFunctionURL(r map[string]any, g *gradual) {
 // retargetUserPool points a Cognito user pool's triggers at the alias:
 // the plain ones (PreSignUp: arn) and the custom senders ({LambdaArn: arn}).
 func retargetUserPool(r map[string]any, g *gradual) {
-	triggers := obj(props(r)["LambdaConfig"])
-	for k, v := range triggers {
-		if getAttOf(v, g.functionID) {
-			triggers[k] = ref(g.aliasID)
-		} else if m := obj(v); m != nil && getAttOf(m["LambdaArn"], g.functionID) {
-			m["LambdaArn"] = ref(g.aliasID)
+	p := props(r)
+	var owned map[string]any
+	for k, v := range obj(p["LambdaConfig"]) {
+		direct, sender := getAttOf(v, g.functionID), getAttOf(at(v, "LambdaArn"), g.functionID)
+		if !direct && !sender {
+			continue
+		}
+		if owned == nil {
+			owned = ownObj(p, "LambdaConfig")
+		}
+		if direct {
+			owned[k] = ref(g.aliasID)
+		} else {
+			sender := cloneMap(obj(v))
+			sender["LambdaArn"] = ref(g.aliasID)
+			owned[k] = sender
 		}
 	}
 }
