@@ -36,9 +36,11 @@ serverless-plugin-canary-deployments and serverless-plugin-aws-alerts would
   serverless package && sluice package && serverless deploy --package .serverless
 
 Without --template it rewrites .serverless/` + compiledTemplate + ` next to
-the --config file in place, and the template in .serverless/` + serviceState + `
-that ` + "`serverless deploy --package`" + ` deploys. With --template it reads that
-file and writes the result to --output, or to standard output.
+the --config file in place. With --template it reads that file and writes
+the result to --output, or to standard output. Whenever it writes a file
+named ` + compiledTemplate + ` with a ` + serviceState + ` beside
+it, it replaces the template in the state as well: that is the one
+` + "`serverless deploy --package`" + ` deploys.
 
 The service is validated first; errors stop it (exit status 1) and name the
 line of serverless.yml to fix. Warnings go to standard error.`,
@@ -64,8 +66,7 @@ func runPackage(stdout, stderr io.Writer, template, output string) error {
 		return fmt.Errorf("%s is not valid:\n%w", global.config, err)
 	}
 
-	inPlace := template == ""
-	if inPlace {
+	if template == "" {
 		template = filepath.Join(filepath.Dir(global.config), packageDir, compiledTemplate)
 		if output == "" {
 			output = template
@@ -90,10 +91,12 @@ func runPackage(stdout, stderr io.Writer, template, output string) error {
 		return err
 	}
 	writes := []pendingWrite{{path: output, body: body}}
-	if inPlace {
-		// `serverless deploy --package` deploys the template it finds in
-		// the state file, not the one above: keep them the same.
-		statePath := filepath.Join(filepath.Dir(template), serviceState)
+	if filepath.Base(output) == compiledTemplate {
+		// Writing into a package directory (.serverless, or one given to
+		// `serverless package --package`): `serverless deploy --package`
+		// deploys the template in its state file, not the one above, so
+		// keep them the same.
+		statePath := filepath.Join(filepath.Dir(output), serviceState)
 		state, err := os.ReadFile(statePath)
 		switch {
 		case errors.Is(err, os.ErrNotExist):

@@ -253,3 +253,22 @@ func TestPackageWithoutCompiledTemplate(t *testing.T) {
 		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 	}
 }
+
+// TestPackageCustomPackageDir: `serverless package --package out` puts the
+// template and state in out/; rewriting out/'s template keeps its state in
+// step.
+func TestPackageCustomPackageDir(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "testdata/package/serverless.yml", filepath.Join(dir, "serverless.yml"))
+	tplPath := filepath.Join(dir, "out", compiledTemplate)
+	copyFile(t, "testdata/package/template.json", tplPath)
+	copyFile(t, "testdata/package/serverless-state.json", filepath.Join(dir, "out", serviceState))
+	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", tplPath, "-o", tplPath)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	state := readJSON(t, filepath.Join(dir, "out", serviceState))
+	if !reflect.DeepEqual(lookup(state, stateTemplatePath), any(readJSON(t, tplPath))) {
+		t.Error("out/serverless-state.json's template was not replaced")
+	}
+}
