@@ -73,7 +73,7 @@ func (c *canary) own(id string) map[string]any {
 // function with its own deploymentSettings, a CodeDeploy deployment group
 // and an alias whose UpdatePolicy lets CodeDeploy shift traffic, and every
 // event source re-pointed from the function to the alias. Where the plugin
-// leaves a gap (see eventSources and customConfigs), it is closed.
+// leaves a gap (see eventSources and addDeploymentConfigs), it is closed.
 func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	c := &canary{svc: svc, resources: obj(tpl["Resources"]), byID: map[string]*gradual{}, seen: map[string]bool{}, owned: map[string]bool{}}
 	for _, f := range svc.Functions {

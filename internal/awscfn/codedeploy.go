@@ -55,29 +55,26 @@ func (c *canary) addServiceRole() {
 // have hooks, on the framework's shared execution role.
 func (c *canary) addHookPermission() {
 	var groups []any
+	var hooked *gradual // the first function with a hook
 	for _, g := range c.gradual {
 		if g.settings.PreTrafficHook != "" || g.settings.PostTrafficHook != "" {
 			groups = append(groups, map[string]any{
 				"Fn::Sub": fmt.Sprintf("arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:${%s}/%s", c.appID, g.groupName),
 			})
+			if hooked == nil {
+				hooked = g
+			}
 		}
 	}
-	if len(groups) == 0 {
+	if hooked == nil {
 		return
 	}
 	role := obj(c.resources[executionRoleID])
 	stmts, ok := at(firstOf(list(at(role, "Properties", "Policies"))), "PolicyDocument", "Statement").([]any)
 	if !ok {
-		// A custom role (provider.iam.role) or one without an inline policy:
-		// the plugin leaves it alone, and so must we; the hooks then need
-		// the permission from wherever their role is defined.
-		hooked := c.gradual[0]
-		for _, g := range c.gradual {
-			if g.settings.PreTrafficHook != "" || g.settings.PostTrafficHook != "" {
-				hooked = g
-				break
-			}
-		}
+		// An existing role (provider.iam.role) or one without an inline
+		// policy: not ours to change (the plugin leaves it, too), so say
+		// what the hooks need.
 		c.report(config.SeverityWarning, "functions."+hooked.fn.Key+".deploymentSettings",
 			"the template has no inline policy on "+executionRoleID+" to grant the hooks codedeploy:PutLifecycleEventHookExecutionStatus",
 			"allow that action in the hook functions' own role, or the deployment waits an hour for the hook and fails")

@@ -157,7 +157,7 @@ func (s *shapes) template() Template {
 	n := s.next(12)
 	for i := 0; i < n; i++ {
 		id := s.pick("ALambdaFunction", "BLambdaFunction", "MyDashfnLambdaFunction", "V1", "V2", "R1", "R2", "IamRoleLambdaExecution", "SDevDeploymentApplication", "AProvConcLambdaAlias")
-		r := map[string]any{"Type": shapeTypes[s.next(len(shapeTypes))], "Properties": s.value(3)}
+		r := map[string]any{"Type": shapeTypes[s.next(len(shapeTypes))], "Properties": s.value(5)}
 		if s.next(3) == 0 {
 			r["DependsOn"] = s.value(1)
 		}

@@ -34,9 +34,13 @@ func gapsTransform(t *testing.T) (Template, config.Diagnostics) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, diags, err := Transform(readTemplate(t, "testdata/gaps/input.json"), svc)
+	in := readTemplate(t, "testdata/gaps/input.json")
+	got, diags, err := Transform(in, svc)
 	if err != nil {
 		t.Fatalf("Transform: %v", err)
+	}
+	if !reflect.DeepEqual(in, readTemplate(t, "testdata/gaps/input.json")) {
+		t.Fatal("Transform modified its input")
 	}
 	return normalize(t, got), diags
 }
