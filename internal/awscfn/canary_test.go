@@ -90,8 +90,8 @@ functions:
 }
 
 func TestAlreadyPackagedIsAnError(t *testing.T) {
-	svc := loadService(t, "testdata/conformance/1.service.json", "dev")
-	_, _, err := Transform(readTemplate(t, "testdata/conformance/1.output.json"), svc)
+	svc := loadServiceFile(t, "testdata/conformance/1.service.json", "dev")
+	_, _, err := Transform(readTemplateFile(t, "testdata/conformance/1.output.json"), svc)
 	if err == nil || !strings.Contains(err.Error(), "packaged for gradual deployment before") {
 		t.Errorf("re-packaging the plugin's output: err = %v, want a refusal that explains why", err)
 	}

@@ -108,19 +108,19 @@ func TestConformance(t *testing.T) {
 	var diagnostics strings.Builder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			svc := loadService(t, c.service, "dev")
-			in := readTemplate(t, c.input)
+			svc := loadServiceFile(t, c.service, "dev")
+			in := readTemplateFile(t, c.input)
 			got, diags, err := Transform(in, svc)
 			if err != nil {
 				t.Fatalf("Transform: %v", err)
 			}
-			want := readTemplate(t, c.output)
+			want := readTemplateFile(t, c.output)
 			if dev, ok := conformanceDeviations[caseNumber(c.name)]; ok {
 				t.Logf("deviation: %s", dev.why)
 				dev.adjust(t, want)
 			}
-			compareTemplates(t, normalize(t, got), want)
-			if !reflect.DeepEqual(in, readTemplate(t, c.input)) {
+			diffTemplates(t, normalize(t, got), want)
+			if !reflect.DeepEqual(in, readTemplateFile(t, c.input)) {
 				t.Error("Transform modified its input")
 			}
 			for _, d := range diags {
@@ -146,8 +146,8 @@ func TestConformance(t *testing.T) {
 // not an error, and the plugin's output regardless.
 func TestConformanceMissingAlarmIsAWarning(t *testing.T) {
 	for _, c := range conformanceCases(t) {
-		svc := loadService(t, c.service, "dev")
-		in := readTemplate(t, c.input)
+		svc := loadServiceFile(t, c.service, "dev")
+		in := readTemplateFile(t, c.input)
 		_, diags, err := Transform(in, svc)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -175,7 +175,7 @@ func TestConformanceMissingAlarmIsAWarning(t *testing.T) {
 	}
 }
 
-func loadService(t testing.TB, path, stage string) *config.Service {
+func loadServiceFile(t testing.TB, path, stage string) *config.Service {
 	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -188,7 +188,7 @@ func loadService(t testing.TB, path, stage string) *config.Service {
 	return svc
 }
 
-func readTemplate(t testing.TB, path string) Template {
+func readTemplateFile(t testing.TB, path string) Template {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -218,7 +218,7 @@ func normalize(t testing.TB, tpl Template) Template {
 
 // compareTemplates reports every resource (and top-level section) that
 // differs, with both sides, so a failure says what to look at.
-func compareTemplates(t *testing.T, got, want Template) {
+func diffTemplates(t *testing.T, got, want Template) {
 	t.Helper()
 	for _, k := range unionKeys(got, want) {
 		if k == "Resources" {

@@ -34,12 +34,12 @@ func gapsTransform(t *testing.T) (Template, config.Diagnostics) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := readTemplate(t, "testdata/gaps/input.json")
+	in := readTemplateFile(t, "testdata/gaps/input.json")
 	got, diags, err := Transform(in, svc)
 	if err != nil {
 		t.Fatalf("Transform: %v", err)
 	}
-	if !reflect.DeepEqual(in, readTemplate(t, "testdata/gaps/input.json")) {
+	if !reflect.DeepEqual(in, readTemplateFile(t, "testdata/gaps/input.json")) {
 		t.Fatal("Transform modified its input")
 	}
 	return normalize(t, got), diags
@@ -57,7 +57,7 @@ func gapResource(t *testing.T, id string) map[string]any {
 
 func TestGapsDifferFromPluginOnlyWhereNamed(t *testing.T) {
 	got, _ := gapsTransform(t)
-	plugin := readTemplate(t, "testdata/gaps/plugin-output.json")
+	plugin := readTemplateFile(t, "testdata/gaps/plugin-output.json")
 	gr, pr := obj(got["Resources"]), obj(plugin["Resources"])
 	for _, id := range unionKeys(gr, pr) {
 		same := reflect.DeepEqual(gr[id], pr[id])
