@@ -40,7 +40,7 @@ func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 				Msg:      fmt.Sprintf("the template already has a resource %s; the alerts resource of that name is merged into it, as the plugin does", id),
 				Hint:     "rename the alarm or the function if they are unrelated",
 			})
-			resources[id] = alerts.Merge(existing, res)
+			resources[id] = alerts.Merge(alerts.Merge(nil, existing), res) // never write into the input template
 		default:
 			resources[id] = res // Compile built it for this call alone
 		}

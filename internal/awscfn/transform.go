@@ -5,27 +5,33 @@
 package awscfn
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/sluice-dev/sluice/internal/config"
 )
 
-// Template is a CloudFormation template as plain JSON values.
+// Template is a CloudFormation template as the plain JSON values
+// encoding/json produces (map[string]any, []any, string, float64 or
+// json.Number, bool, nil).
 type Template = map[string]any
 
 // Transform returns a copy of tpl with the service's alarms and gradual
-// deployment resources added. The input is not modified. Diagnostics hold
+// deployment resources added. The input is not modified; the result shares
+// the values it leaves unchanged with it, so treat both as read-only (or
+// copy them) afterwards. Diagnostics hold
 // warnings about configurations that look wrong; err is set when the
-// template cannot be produced.
+// template cannot be produced (the diagnostics then hold the errors, with
+// the place in serverless.yml to fix).
 func Transform(tpl Template, svc *config.Service) (Template, config.Diagnostics, error) {
-	out, err := clone(tpl)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, ok := out["Resources"].(map[string]any); !ok {
+	resources, ok := tpl["Resources"].(map[string]any)
+	if !ok {
 		return nil, nil, fmt.Errorf("the template has no Resources section; pass the framework's compiled template (.serverless/cloudformation-template-update-stack.json)")
 	}
+	// Copy-on-write (see cloneMap): the steps add resources to this copy of
+	// Resources and replace the ones they change, but never change a value
+	// of tpl in place.
+	out := cloneMap(tpl)
+	out["Resources"] = cloneMap(resources)
 	var diags config.Diagnostics
 	// aws-alerts runs at package:compileEvents, before the canary plugin
 	// (after:aws:package:finalize:mergeCustomProviderResources), so the
@@ -41,17 +47,4 @@ func Transform(tpl Template, svc *config.Service) (Template, config.Diagnostics,
 		return nil, diags, err
 	}
 	return out, diags, nil
-}
-
-// clone deep-copies a JSON value tree.
-func clone(tpl Template) (Template, error) {
-	b, err := json.Marshal(tpl)
-	if err != nil {
-		return nil, fmt.Errorf("the template is not plain JSON: %w", err)
-	}
-	var out Template
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
 }

@@ -134,3 +134,19 @@ func TestLoadJSONServiceOfConformanceShape(t *testing.T) {
 		t.Fatalf("merged deploymentSettings = %+v", ds)
 	}
 }
+
+func TestStackNameHonoursProviderStackName(t *testing.T) {
+	for src, want := range map[string]string{
+		"service: svc\n": "svc-dev",
+		"service: svc\nprovider: {stackName: custom-stack}\n": "custom-stack",
+		"service: svc\nprovider: {stackName: ''}\n":           "svc-dev",
+	} {
+		svc, _, err := LoadBytes("serverless.yml", t.TempDir(), []byte(src), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := svc.StackName(); got != want {
+			t.Errorf("StackName of %q = %q, want %q", src, got, want)
+		}
+	}
+}

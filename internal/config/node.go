@@ -154,8 +154,13 @@ func parseDocument(file string, src []byte) (*node, error) {
 		return &node{kind: kindMap, pos: Pos{File: file, Line: 1, Col: 1}}, nil
 	}
 	if len(f.Docs) > 1 {
-		d := f.Docs[1]
-		return nil, &Diagnostic{Pos: posOf(file, d.GetToken()), Msg: "the file holds more than one YAML document", Hint: "keep the whole service in one document (remove the extra `---`)"}
+		// DocumentNode.GetToken dereferences the body, which an empty
+		// document (a trailing `---`) does not have; its header has the place.
+		d, tok := f.Docs[1], f.Docs[1].Start
+		if d.Body != nil {
+			tok = d.Body.GetToken()
+		}
+		return nil, &Diagnostic{Pos: posOf(file, tok), Msg: "the file holds more than one YAML document", Hint: "keep the whole service in one document (remove the extra `---`)"}
 	}
 	c := converter{file: file, anchors: map[string]*node{}}
 	return c.convert(f.Docs[0].Body, 0)

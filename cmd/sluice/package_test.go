@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// sluiceBin is the command built once for the tests, which run it as a
+// user would: a real process, real files, its exit status.
+var sluiceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-cmd-test")
+	if err != nil {
+		panic(err)
+	}
+	sluiceBin = filepath.Join(dir, "sluice")
+	if out, err := exec.Command("go", "build", "-o", sluiceBin, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func sluice(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(sluiceBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+}
+
+// packagedService lays out testdata/package as `serverless package` leaves
+// a service: serverless.yml and .serverless/ with the compiled template and
+// the state (both from the Serverless Framework 3.40).
+func packagedService(t *testing.T) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	copyFile(t, "testdata/package/serverless.yml", filepath.Join(dir, "serverless.yml"))
+	copyFile(t, "testdata/package/template.json", filepath.Join(dir, packageDir, compiledTemplate))
+	copyFile(t, "testdata/package/serverless-state.json", filepath.Join(dir, packageDir, serviceState))
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+func TestPackageInPlace(t *testing.T) {
+	dir := packagedService(t)
+	tplPath := filepath.Join(dir, packageDir, compiledTemplate)
+	statePath := filepath.Join(dir, packageDir, serviceState)
+
+	r := sluice(t, "package", "--config", filepath.Join(dir, "serverless.yml"))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("in-place packaging printed to stdout: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "serverless.yml:14:3: warning: functions.hello: HelloCustomS31 (Custom::S3) invokes the function directly") {
+		t.Errorf("stderr lacks the positioned warning about the existing bucket:\n%s", r.stderr)
+	}
+
+	raw, _ := os.ReadFile(tplPath)
+	if !bytes.HasPrefix(raw, []byte("{\n  \"AWSTemplateFormatVersion\"")) || bytes.HasSuffix(raw, []byte("\n")) {
+		t.Errorf("the template is not formatted like the framework's (2-space indent, no final newline): %.60q", raw)
+	}
+	tpl := readJSON(t, tplPath)
+	res := tpl["Resources"].(map[string]any)
+	for _, id := range []string{"GapsdevDeploymentApplication", "HelloLambdaFunctionAliasLive", "HelloLambdaFunctionDeploymentGroup", "Canary25Percent45MinutesDeploymentConfig"} {
+		if res[id] == nil {
+			t.Errorf("the rewritten template has no %s", id)
+		}
+	}
+
+	// `serverless deploy --package` deploys the state's copy: the same.
+	state := readJSON(t, statePath)
+	stateTpl := lookup(state, stateTemplatePath)
+	if !reflect.DeepEqual(stateTpl, any(tpl)) {
+		t.Error("serverless-state.json's compiledCloudFormationTemplate differs from the rewritten template")
+	}
+	// The authorizer's arn was a json-cycle $ref to a permission's
+	// FunctionName, which now names the alias; it must keep its value.
+	arn := lookup(state, []string{"service", "functions", "hello", "events"}).([]any)[0]
+	if got := lookup(arn, []string{"http", "authorizer", "arn"}); !reflect.DeepEqual(got, map[string]any{"Fn::GetAtt": []any{"AuthLambdaFunction", "Arn"}}) {
+		t.Errorf("functions.hello.events[0].http.authorizer.arn = %v, want the function's GetAtt it was before", got)
+	}
+	if refs := refsInto(state, stateTemplatePath); len(refs) != 0 {
+		t.Errorf("$refs into the template remain: %v", refs)
+	}
+	// Refs elsewhere are kept: initialServerlessConfig.provider is the provider.
+	if got := lookup(state, []string{"service", "initialServerlessConfig", "provider"}); !reflect.DeepEqual(got, map[string]any{"$ref": `$["service"]["provider"]`}) {
+		t.Errorf("initialServerlessConfig.provider = %v, want its $ref kept", got)
+	}
+
+	// A second run refuses: the template is packaged already.
+	before, _ := os.ReadFile(tplPath)
+	beforeState, _ := os.ReadFile(statePath)
+	r = sluice(t, "package", "--config", filepath.Join(dir, "serverless.yml"))
+	if r.code != 1 || !strings.Contains(r.stderr, "packaged for gradual deployment before") {
+		t.Errorf("second run: exit %d, stderr %s", r.code, r.stderr)
+	}
+	after, _ := os.ReadFile(tplPath)
+	afterState, _ := os.ReadFile(statePath)
+	if !bytes.Equal(before, after) || !bytes.Equal(beforeState, afterState) {
+		t.Error("a refused run changed the files")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, packageDir)); len(entries) != 2 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func refsInto(v any, path []string) []string {
+	var found []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if p, ok := refPath(x); ok && len(p) >= len(path) && isPath(p[:len(path)], path) {
+				found = append(found, x["$ref"].(string))
+			}
+			for _, item := range x {
+				walk(item)
+			}
+		case []any:
+			for _, item := range x {
+				walk(item)
+			}
+		}
+	}
+	walk(v)
+	return found
+}
+
+func TestPackageExplicitTemplateToStdoutAndFile(t *testing.T) {
+	dir := packagedService(t)
+	cfg := filepath.Join(dir, "serverless.yml")
+	in := filepath.Join(dir, packageDir, compiledTemplate)
+	orig, _ := os.ReadFile(in)
+
+	r := sluice(t, "package", "--config", cfg, "--template", in, "--stage", "dev", "--region", "us-east-1")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var tpl map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &tpl); err != nil || tpl["Resources"].(map[string]any)["HelloLambdaFunctionAliasLive"] == nil {
+		t.Fatalf("stdout is not the packaged template (%v): %.200s", err, r.stdout)
+	}
+	if now, _ := os.ReadFile(in); !bytes.Equal(now, orig) {
+		t.Error("--template without --output changed the input")
+	}
+
+	out := filepath.Join(dir, "out.json")
+	r = sluice(t, "package", "--config", cfg, "--template", in, "--output", out)
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !reflect.DeepEqual(readJSON(t, out), tpl) {
+		t.Error("--output wrote something else than stdout showed")
+	}
+}
+
+// TestPackageStageOutsideStages: custom.deploymentSettings.stages is
+// [dev]; at prod the template is written back unchanged (as values).
+func TestPackageStageOutsideStages(t *testing.T) {
+	dir := packagedService(t)
+	in := filepath.Join(dir, packageDir, compiledTemplate)
+	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", in, "-s", "prod")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, readJSON(t, in)) {
+		t.Error("at a stage outside custom.deploymentSettings.stages the template changed")
+	}
+}
+
+func TestPackageRefusesInvalidService(t *testing.T) {
+	dir := packagedService(t)
+	cfg := filepath.Join(dir, "serverless.yml")
+	src, _ := os.ReadFile(cfg)
+	bad := strings.Replace(string(src), "type: Linear10PercentEvery1Minute", "type: Linear10PercentEvery1Fortnight", 1)
+	if bad == string(src) {
+		t.Fatal("test data changed: no Linear10PercentEvery1Minute to break")
+	}
+	os.WriteFile(cfg, []byte(bad), 0o644)
+	tplPath := filepath.Join(dir, packageDir, compiledTemplate)
+	before, _ := os.ReadFile(tplPath)
+
+	r := sluice(t, "package", "--config", cfg)
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stderr, "serverless.yml:56:7: functions.auth.deploymentSettings.type: unknown deployment type") {
+		t.Errorf("stderr does not name the line to fix:\n%s", r.stderr)
+	}
+	if after, _ := os.ReadFile(tplPath); !bytes.Equal(before, after) {
+		t.Error("an invalid service changed the template")
+	}
+}
+
+func TestPackageWithoutCompiledTemplate(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "testdata/package/serverless.yml", filepath.Join(dir, "serverless.yml"))
+	r := sluice(t, "package", "--config", filepath.Join(dir, "serverless.yml"))
+	if r.code != 1 || !strings.Contains(r.stderr, "run `serverless package` first") {
+		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
+// TestPackageCustomPackageDir: `serverless package --package out` puts the
+// template and state in out/; rewriting out/'s template keeps its state in
+// step.
+func TestPackageCustomPackageDir(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "testdata/package/serverless.yml", filepath.Join(dir, "serverless.yml"))
+	tplPath := filepath.Join(dir, "out", compiledTemplate)
+	copyFile(t, "testdata/package/template.json", tplPath)
+	copyFile(t, "testdata/package/serverless-state.json", filepath.Join(dir, "out", serviceState))
+	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", tplPath, "-o", tplPath)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	state := readJSON(t, filepath.Join(dir, "out", serviceState))
+	if !reflect.DeepEqual(lookup(state, stateTemplatePath), any(readJSON(t, tplPath))) {
+		t.Error("out/serverless-state.json's template was not replaced")
+	}
+}
