@@ -314,13 +314,31 @@ func (e *Engine) List(group string) ([]Deployment, error) {
 		}
 		function = g.Function
 	}
-	recs, err := e.db.Deployments(function)
+	out, err := History(e.db, function)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range out {
+		if !d.Status.Done() {
+			if live, err := e.Get(d.ID); err == nil {
+				out[i] = live
+			}
+		}
+	}
+	return out, nil
+}
+
+// History reads the recorded deployments of a function ("" for all),
+// oldest first, without an engine: `sluice history` works whether or not
+// one is running.
+func History(db *store.DB, function string) ([]Deployment, error) {
+	recs, err := db.Deployments(function)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Deployment, 0, len(recs))
 	for _, rec := range recs {
-		d, err := e.Get(rec.ID)
+		d, err := decode(rec)
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ type run struct {
 }
 
 func newRun(e *Engine, g *Group, d Deployment) *run {
+	d = d.clone() // the run owns its record; the caller keeps (and may publish) its own copy
 	return &run{e: e, g: g, id: d.ID, d: d, events: make(chan runEvent, 16), done: make(chan struct{}), resolved: map[string]bool{}}
 }
 

@@ -1,0 +1,141 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/deploy"
+)
+
+// Client calls a running engine's control API.
+type Client struct {
+	Info Info
+	http *http.Client
+}
+
+// Dial finds the engine running for stateDir.
+func Dial(stateDir string) (*Client, error) {
+	info, err := ReadInfo(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Info: info, http: &http.Client{}}, nil
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.Info.APIURL, "/")+Prefix+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("the engine at %s does not answer (%v); is `sluice serve` still running?", c.Info.APIURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e apiErr
+		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Message != "" {
+			return &e
+		}
+		return fmt.Errorf("the engine answered %s", resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Deploy publishes what changed and starts deployments.
+func (c *Client) Deploy(ctx context.Context) (DeployResult, error) {
+	var out DeployResult
+	err := c.call(ctx, http.MethodPost, "deploy", struct{}{}, &out)
+	return out, err
+}
+
+// Deployment reads one deployment.
+func (c *Client) Deployment(ctx context.Context, id string) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodGet, "deployments/"+url.PathEscape(id), nil, &d)
+	return d, err
+}
+
+// Stop stops a deployment, moving traffic back when rollback is set.
+func (c *Client) Stop(ctx context.Context, id string, rollback bool) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodPost, "deployments/"+url.PathEscape(id)+"/stop", map[string]bool{"rollback": rollback}, &d)
+	return d, err
+}
+
+// Rollback moves a function's alias back to its previous version.
+func (c *Client) Rollback(ctx context.Context, function string) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodPost, "functions/"+url.PathEscape(function)+"/rollback", struct{}{}, &d)
+	return d, err
+}
+
+// Watch calls fn with every deployment change until ctx ends or the engine
+// goes away. ready, when not nil, is called once the stream is established
+// (after the deployments in progress have been delivered).
+func (c *Client) Watch(ctx context.Context, ready func(), fn func(deploy.Deployment)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.Info.APIURL, "/")+Prefix+"watch", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("watch deployments at %s: %w", c.Info.APIURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("watch deployments: the engine answered %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 4<<20)
+	var event string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data := strings.TrimPrefix(line, "data: ")
+			switch event {
+			case "ready":
+				if ready != nil {
+					ready()
+				}
+			case "deployment":
+				var d deploy.Deployment
+				if err := json.Unmarshal([]byte(data), &d); err == nil {
+					fn(d)
+				}
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("watch deployments: %w", err)
+	}
+	return fmt.Errorf("the engine closed the connection (did `sluice serve` stop?)")
+}

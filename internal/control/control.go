@@ -1,0 +1,90 @@
+// Package control is how the sluice CLI talks to a running engine: a small
+// JSON API under /sluice/v1/ on the engine's API listener, and its client.
+//
+// Only commands that change the engine's state go through it (deploy,
+// stop, rollback) or need it live (watching a deployment). Status and
+// history read the state database directly, so they work whether or not
+// an engine is running.
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Prefix is the path prefix of the control API.
+const Prefix = "/sluice/v1/"
+
+// InfoFile is the file in the state directory that tells CLI commands where
+// the running engine listens. The engine writes it when it is ready and
+// removes it when it stops.
+const InfoFile = "engine.json"
+
+// Info describes a running engine.
+type Info struct {
+	PID        int    `json:"pid"`
+	GatewayURL string `json:"gatewayUrl"` // the HTTP events
+	APIURL     string `json:"apiUrl"`     // AWS APIs and the control API
+	Config     string `json:"config"`     // the service definition it serves
+	Stage      string `json:"stage"`
+}
+
+// WriteInfo records a running engine in stateDir, atomically.
+func WriteInfo(stateDir string, info Info) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(stateDir, "."+InfoFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(stateDir, InfoFile))
+}
+
+// RemoveInfo forgets the engine recorded in stateDir.
+func RemoveInfo(stateDir string) error {
+	err := os.Remove(filepath.Join(stateDir, InfoFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// ErrNoEngine says no engine is running for a state directory.
+var ErrNoEngine = errors.New("no sluice engine is running for this service")
+
+// ReadInfo finds the engine running for stateDir. A file left by an engine
+// that was killed (its process is gone) counts as no engine.
+func ReadInfo(stateDir string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(filepath.Join(stateDir, InfoFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return info, fmt.Errorf("%w (no %s in %s); start one with `sluice serve`", ErrNoEngine, InfoFile, stateDir)
+	}
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("%s is unreadable (%v); remove it and start the engine again", filepath.Join(stateDir, InfoFile), err)
+	}
+	if !alive(info.PID) {
+		return info, fmt.Errorf("%w (the engine recorded in %s, pid %d, has exited); start one with `sluice serve`", ErrNoEngine, filepath.Join(stateDir, InfoFile), info.PID)
+	}
+	return info, nil
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return p.Signal(syscall.Signal(0)) == nil
+}

@@ -1,0 +1,207 @@
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/sluice-dev/sluice/internal/deploy"
+	"github.com/sluice-dev/sluice/internal/registry"
+)
+
+// Publisher publishes new versions of the functions whose code or
+// configuration changed (the engine re-reads serverless.yml).
+type Publisher interface {
+	PublishChanges() ([]Change, error)
+}
+
+// Change is one function's new version and how it reaches traffic.
+type Change struct {
+	Key         string `json:"key"`      // the function's key in serverless.yml
+	Function    string `json:"function"` // its deployed name
+	FromVersion int    `json:"fromVersion"`
+	ToVersion   int    `json:"toVersion"`
+	// Group is the deployment group when the function deploys gradually.
+	Group string `json:"group,omitempty"`
+	// Alias is an alias to move at once when the function has one but no
+	// gradual deployment (its stage is not in deploymentSettings.stages).
+	Alias string `json:"alias,omitempty"`
+	// Set by the deploy call:
+	DeploymentID string `json:"deploymentId,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// DeployResult answers POST /sluice/v1/deploy.
+type DeployResult struct {
+	Changes []Change `json:"changes"`
+}
+
+// Server serves the control API.
+type Server struct {
+	Deployments *deploy.Engine
+	Registry    *registry.Registry
+	Publisher   Publisher
+	Logger      *slog.Logger
+}
+
+// apiErr is an error response: a message that says what to do, and a code.
+type apiErr struct {
+	Code    string `json:"code"`
+	Message string `json:"error"`
+	status  int
+}
+
+func (e *apiErr) Error() string { return e.Message }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var out any
+	var err error
+	switch {
+	case r.Method == http.MethodPost && path == "/deploy":
+		out, err = s.deploy(r)
+	case r.Method == http.MethodGet && path == "/watch":
+		s.watch(w, r)
+		return
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "deployments":
+		out, err = s.Deployments.Get(parts[1])
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "deployments" && parts[2] == "stop":
+		var in struct {
+			Rollback bool `json:"rollback"`
+		}
+		if err = decode(r, &in); err == nil {
+			if err = s.Deployments.Stop(parts[1], in.Rollback); err == nil {
+				out, err = s.Deployments.Get(parts[1])
+			}
+		}
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "functions" && parts[2] == "rollback":
+		out, err = s.Deployments.Rollback(parts[1])
+	default:
+		err = &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound}
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+func decode(r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
+		return &apiErr{Code: "BadRequest", Message: "the request is not valid JSON: " + err.Error(), status: http.StatusBadRequest}
+	}
+	return nil
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var ae *apiErr
+	if !errors.As(err, &ae) {
+		ae = &apiErr{Code: "Error", Message: err.Error(), status: http.StatusInternalServerError}
+		for _, m := range []struct {
+			err    error
+			code   string
+			status int
+		}{
+			{deploy.ErrDeploymentNotFound, "DeploymentNotFound", http.StatusNotFound},
+			{deploy.ErrGroupNotFound, "GroupNotFound", http.StatusNotFound},
+			{deploy.ErrAlreadyInProgress, "DeploymentInProgress", http.StatusConflict},
+			{deploy.ErrAlreadyCompleted, "DeploymentCompleted", http.StatusConflict},
+			{deploy.ErrNothingToDeploy, "NothingToDeploy", http.StatusConflict},
+		} {
+			if errors.Is(err, m.err) {
+				ae.Code, ae.status = m.code, m.status
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ae.status)
+	json.NewEncoder(w).Encode(ae)
+}
+
+// deploy publishes what changed and starts a deployment for each function
+// that deploys gradually; the others switch at once. It refuses while any
+// deployment is in progress, before publishing anything, so a refused
+// deploy changes nothing.
+func (s *Server) deploy(r *http.Request) (any, error) {
+	if active := s.Deployments.Active(); len(active) > 0 {
+		d := active[0]
+		return nil, &apiErr{Code: "DeploymentInProgress", status: http.StatusConflict, Message: fmt.Sprintf(
+			"deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
+			d.ID, d.Target.FunctionName, d.Status, d.ID)}
+	}
+	changes, err := s.Publisher.PublishChanges()
+	if err != nil {
+		return nil, &apiErr{Code: "PublishFailed", Message: err.Error(), status: http.StatusBadRequest}
+	}
+	for i := range changes {
+		c := &changes[i]
+		switch {
+		case c.Group != "":
+			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion})
+			if err != nil {
+				c.Error = err.Error()
+				continue
+			}
+			c.DeploymentID = d.ID
+		case c.Alias != "":
+			if _, err := s.Registry.SetAlias(c.Function, c.Alias, c.ToVersion, 0, 0, nil); err != nil {
+				c.Error = err.Error()
+			}
+		}
+	}
+	return DeployResult{Changes: changes}, nil
+}
+
+// watch streams every deployment change as server-sent events until the
+// client goes away. The deployments in progress are sent first.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeErr(w, errors.New("the connection cannot stream"))
+		return
+	}
+	updates := make(chan deploy.Deployment, 256)
+	cancel := s.Deployments.Subscribe(func(d deploy.Deployment) {
+		select {
+		case updates <- d:
+		default: // a client this far behind gets the next update instead
+		}
+	})
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(d deploy.Deployment) bool {
+		b, _ := json.Marshal(d)
+		if _, err := fmt.Fprintf(w, "event: deployment\ndata: %s\n\n", b); err != nil {
+			return false
+		}
+		flusher.Flush()
+		return true
+	}
+	for _, d := range s.Deployments.Active() {
+		if !send(d) {
+			return
+		}
+	}
+	fmt.Fprint(w, "event: ready\ndata: {}\n\n")
+	flusher.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case d := <-updates:
+			if !send(d) {
+				return
+			}
+		}
+	}
+}
