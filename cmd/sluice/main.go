@@ -13,9 +13,10 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	config string
-	stage  string
-	region string
+	config   string
+	stage    string
+	region   string
+	stateDir string
 }
 
 var global globals
@@ -38,6 +39,7 @@ func init() {
 	f.StringVarP(&global.config, "config", "c", "serverless.yml", "the service definition: serverless.yml, or the service loaded to JSON")
 	f.StringVarP(&global.stage, "stage", "s", "", "the stage (default: provider.stage, else dev)")
 	f.StringVarP(&global.region, "region", "r", "", "the region (default: provider.region, else us-east-1)")
+	f.StringVar(&global.stateDir, "state-dir", "", "where the local engine keeps its state (default: .sluice beside the service definition)")
 }
 
 // exitError ends the command with a specific exit code after printing err

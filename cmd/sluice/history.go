@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/deploy"
+)
+
+func init() {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "history [function]",
+		Short: "List deployments, oldest first (of one function, by key or name, or of all)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fn := ""
+			if len(args) == 1 {
+				fn = functionName(args[0])
+			}
+			ds, err := control.ReadHistory(stateDir(), fn)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(ds)
+			}
+			if len(ds) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no deployments yet")
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DEPLOYMENT\tFUNCTION\tVERSIONS\tCONFIG\tSTATUS\tCREATED\tTOOK\tCREATOR\tDETAIL")
+			for _, d := range ds {
+				took := "-"
+				if d.StartTime != nil && d.CompleteTime != nil {
+					took = d.CompleteTime.Sub(*d.StartTime).Round(time.Second).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
+					d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
+					d.CreateTime.Format(time.DateTime), took, d.Creator, detail(d))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	rootCmd.AddCommand(cmd)
+}
+
+func detail(d deploy.Deployment) string {
+	s := ""
+	if d.ErrorInformation != nil {
+		s = string(d.ErrorInformation.Code) + ": " + d.ErrorInformation.Message
+	}
+	if d.RollbackInfo != nil && d.RollbackInfo.RollbackMessage != "" {
+		if s != "" {
+			s += "; "
+		}
+		s += d.RollbackInfo.RollbackMessage
+	}
+	return s
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/deploy"
+)
+
+func init() {
+	var output string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each alias's traffic split and the latest deployment of each function",
+		Long: `status reads the service's state (works whether or not the engine is running).
+With --wait it blocks until no deployment is in progress and exits with the result of the
+latest deployments (0 succeeded, 2 rolled back, 3 failed without rollback).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := control.ReadStatus(stateDir())
+			if err != nil {
+				return err
+			}
+			if wait {
+				if err := waitForActive(cmd, st); err != nil {
+					return err
+				}
+				if st, err = control.ReadStatus(stateDir()); err != nil {
+					return err
+				}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(cmd.OutOrStdout(), st)
+			}
+			if wait {
+				code := exitSucceeded
+				for _, d := range st.Deployments {
+					code = max(code, resultCode(d))
+				}
+				if code != exitSucceeded {
+					return &exitError{code: code}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "block until no deployment is in progress; the exit code is the result")
+	rootCmd.AddCommand(cmd)
+}
+
+// waitForActive follows the deployments in progress to their end.
+func waitForActive(cmd *cobra.Command, st control.Status) error {
+	var active []deploy.Deployment
+	for _, d := range st.Deployments {
+		if !d.Status.Done() {
+			active = append(active, d)
+		}
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	client, err := dialEngine()
+	if err != nil {
+		return fmt.Errorf("deployments are in progress but cannot be followed: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	mode, _ := outputModeOf("", cmd.ErrOrStderr())
+	t := newTracker(cmd.ErrOrStderr(), mode)
+	watchErr := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { watchErr <- client.Watch(ctx, func() { close(ready) }, t.update) }()
+	select {
+	case <-ready:
+	case err := <-watchErr:
+		return err
+	}
+	for _, d := range active {
+		live, err := client.Deployment(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		t.track(live)
+	}
+	err = waitForTracker(ctx, t, watchErr, cmd.ErrOrStderr(), false)
+	if _, ok := err.(*exitError); ok {
+		return nil // the result is reported from the status that follows
+	}
+	return err
+}
+
+func printStatus(w io.Writer, st control.Status) {
+	if st.Running {
+		fmt.Fprintf(w, "engine: running (pid %d), HTTP events at %s, AWS APIs at %s\n\n", st.Engine.PID, st.Engine.GatewayURL, st.Engine.APIURL)
+	} else {
+		fmt.Fprintf(w, "engine: not running (start it with `sluice serve`)\n\n")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tALIAS\tTRAFFIC")
+	aliased := map[string]bool{}
+	for _, a := range st.Aliases {
+		aliased[a.Function] = true
+		traffic := fmt.Sprintf("v%d 100%%", a.Version)
+		if a.AdditionalVersion != 0 {
+			traffic = fmt.Sprintf("v%d %.0f%% · v%d %.0f%%", a.Version, (1-a.AdditionalWeight)*100, a.AdditionalVersion, a.AdditionalWeight*100)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Function, a.Alias, traffic)
+	}
+	for _, f := range st.Functions {
+		if !aliased[f.Function] {
+			fmt.Fprintf(tw, "%s\t-\tv%d (latest)\n", f.Function, f.LatestVersion)
+		}
+	}
+	tw.Flush()
+	if len(st.Deployments) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nLATEST DEPLOYMENTS")
+	for _, d := range st.Deployments {
+		line := describe(d, false)
+		if !d.Status.Done() && !st.Running {
+			line += " — the engine is not running; the deployment is rolled back when it starts"
+		}
+		fmt.Fprintln(w, strings.TrimSpace(line))
+	}
+}
