@@ -1,11 +1,6 @@
 package runtime
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -35,21 +30,16 @@ type env struct {
 	srv    *http.Server
 	mem    *memStat
 
-	// The function's stdout and stderr share one pipe. sluice writes its own
-	// platform lines (START, END, REPORT, …) into the same pipe, tagged with
-	// marker, so they reach the log stream in the order the function's own
-	// output was written: whatever the function printed before posting its
-	// result is in the pipe before END.
-	logR, logW *os.File
-	marker     []byte
-	startLine  []byte // used only by the /next handler
-	endLine    []byte // used only by the invoking goroutine
+	out       *output // the function's stdout+stderr and sluice's platform lines
+	startLine []byte  // buffer of the /next handler
+	endLine   []byte  // buffer of the invoking goroutine
 
-	calls   chan *call   // unbuffered: a send completes when the runtime has taken the event
-	results chan outcome // the answer to the call in progress
-	cur     atomic.Pointer[call]
-	c       call // the one call struct, reused: one invocation at a time
-	timer   *time.Timer
+	conns   chan *rconn           // the runtime's parked connection (at most one)
+	driving atomic.Pointer[rconn] // the connection the invoking goroutine is reading
+	results chan outcome          // results that arrived on other connections
+	cur     atomic.Pointer[call]  // the invocation in progress
+	c       call                  // the one call struct, reused: one invocation at a time
+	timer   *time.Timer           // for the rare waits not bounded by a connection deadline
 
 	startedAt   time.Time
 	readyAt     time.Time // set before ready is closed
@@ -63,17 +53,15 @@ type env struct {
 	exited      chan struct{}
 	stopping    chan struct{}
 	stopOnce    sync.Once
-	pumpDone    chan struct{}
 	idleSince   time.Time // guarded by pool.mu
 }
 
 // call is one invocation handed to the runtime.
 type call struct {
-	id         string
-	payload    []byte
-	deadlineMs int64
-	// Header values, reused so that serving /next allocates nothing for them.
-	hID, hDeadline, hARN, hTrace, hClientContext, hCognito [1]string
+	id, arn, trace, clientContext, cognito string // header values
+	payload                                []byte
+	deadline                               time.Time
+	deadlineMs                             int64
 }
 
 // outcome is what the runtime reported for a call.
@@ -91,38 +79,38 @@ func (p *Pool) startEnv() (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for the Runtime API: %w", err)
 	}
-	var nonce [8]byte
-	_, _ = rand.Read(nonce[:])
 	e := &env{
 		pool:       p,
 		stream:     logs.StreamName(p.clock.Now(), p.spec.Version),
-		marker:     []byte("\x00sluice:" + hex.EncodeToString(nonce[:]) + ":"),
-		calls:      make(chan *call),
+		conns:      make(chan *rconn, 1),
 		results:    make(chan outcome, 1),
 		ready:      make(chan struct{}),
 		initFailed: make(chan struct{}),
 		exited:     make(chan struct{}),
 		stopping:   make(chan struct{}),
-		pumpDone:   make(chan struct{}),
 		timer:      time.NewTimer(time.Hour),
 	}
 	e.timer.Stop()
-	e.logR, e.logW, err = os.Pipe()
+	// stdout and stderr share one pipe, as on Lambda.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("create output pipe: %w", err)
 	}
+	defer pw.Close() // the child has its own copy; EOF comes when it (and its children) exit
 	var lw *logs.Writer
 	if p.opts.Logs != nil {
-		lw, err = p.opts.Logs.Create(p.spec.LogGroup, e.stream)
-		if err != nil {
+		if lw, err = p.opts.Logs.Create(p.spec.LogGroup, e.stream); err != nil {
 			ln.Close()
-			e.logR.Close()
-			e.logW.Close()
+			pr.Close()
 			return nil, err
 		}
 	}
-	go e.pump(lw)
+	if e.out, err = newOutput(pr, lw, p.clock); err != nil {
+		ln.Close()
+		pr.Close()
+		return nil, fmt.Errorf("read output pipe: %w", err)
+	}
 
 	e.srv = &http.Server{Handler: e, ErrorLog: discardLogger}
 	go e.srv.Serve(ln)
@@ -135,8 +123,8 @@ func (p *Pool) startEnv() (*env, error) {
 		Args:        p.argv,
 		Env:         env,
 		Dir:         p.spec.CodeDir,
-		Stdout:      e.logW,
-		Stderr:      e.logW,
+		Stdout:      pw,
+		Stderr:      pw,
 		SysProcAttr: sysProcAttr(),
 	}
 	e.startedAt = time.Now()
@@ -176,11 +164,11 @@ func (e *env) dead() bool {
 
 // peakMemoryMB is the process's peak resident memory: from /proc while it
 // runs, from its exit status once it has exited.
-func (e *env) peakMemoryMB() int {
+func (e *env) peakMemoryMB(now time.Time) int {
 	if e.dead() {
 		return (e.maxRSSKB + 1023) / 1024
 	}
-	return e.mem.peakMB()
+	return e.mem.peakMB(now)
 }
 
 // exitMessage describes how the process ended, in Lambda's words.
@@ -210,13 +198,13 @@ func (e *env) stop(grace time.Duration) {
 			<-e.exited
 		}
 		e.srv.Close()
-		e.logW.Close()
 		select {
-		case <-e.pumpDone:
-		case <-time.After(2 * time.Second):
-			// Something outside the process group still holds the pipe open.
-			e.logR.Close()
-			<-e.pumpDone
+		case rc := <-e.conns:
+			rc.conn.Close()
+		default:
+		}
+		if err := e.out.close(2 * time.Second); err != nil {
+			e.pool.log.Warn("closing log stream failed", "stream", e.stream, "err", err)
 		}
 		e.mem.close()
 	})
@@ -227,48 +215,4 @@ func (e *env) kill() {
 	if e.pid != 0 {
 		signalGroup(e.pid, syscall.SIGKILL)
 	}
-}
-
-// pump copies the function's output, line by line, into its log stream,
-// stamping each line with the pool's clock.
-func (e *env) pump(w *logs.Writer) {
-	defer close(e.pumpDone)
-	defer e.logR.Close()
-	br := bufio.NewReaderSize(e.logR, 64<<10)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 && w != nil {
-			e.emit(w, line)
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			break
-		}
-	}
-	if w != nil {
-		if err := w.Close(); err != nil {
-			e.pool.log.Warn("closing log stream failed", "stream", e.stream, "err", err)
-		}
-	}
-}
-
-func (e *env) emit(w *logs.Writer, line []byte) {
-	line = bytes.TrimSuffix(line, []byte{'\n'})
-	now := e.pool.clock.Now()
-	if i := bytes.Index(line, e.marker); i >= 0 {
-		if i > 0 { // the function left a line unfinished
-			w.Append(now, line[:i])
-		}
-		w.Append(now, line[i+len(e.marker):])
-		return
-	}
-	w.Append(now, line)
-}
-
-// mark starts a platform line (START, END, REPORT, …) in b; the caller
-// appends the text and a newline, then hands b to writeLines.
-func (e *env) mark(b []byte) []byte { return append(b, e.marker...) }
-
-// writeLines writes platform lines into the output pipe (see env.logR).
-func (e *env) writeLines(b []byte) {
-	_, _ = e.logW.Write(b) // fails only once the environment is stopped
 }

@@ -491,121 +491,25 @@ func (p *Pool) failInit(e *env, res *Result, errorType string, payload []byte, i
 	res.BilledDuration = billed(initDur)
 	res.LogStream = e.stream
 	if e.pid != 0 {
-		res.MaxMemoryUsedMB = e.peakMemoryMB()
+		res.MaxMemoryUsedMB = e.peakMemoryMB(time.Now())
 		e.kill()
 	}
-	b := e.mark(nil)
+	var b []byte
 	b = appendInitReport(b, initDur, status, errorType)
 	b = append(b, '\n')
-	b = e.mark(b)
 	b = appendStart(b, res.RequestID, p.spec.Version)
 	b = append(b, '\n')
-	b = e.mark(b)
 	b = appendEnd(b, res.RequestID)
 	b = append(b, '\n')
-	b = e.mark(b)
 	b = appendReport(b, res, status, errorType)
 	b = append(b, '\n')
-	e.writeLines(b)
+	e.out.platform(b)
 	if e.pid == 0 {
 		// Never started: only the log pipe is open.
 		e.stop(0)
 		return
 	}
 	p.discard(e)
-}
-
-// invoke runs one invocation on e and fills res. dispatched is false if e
-// died before taking the event (res is then untouched); reusable is false
-// if e must be discarded (timeout, crash).
-func (e *env) invoke(inv *Invocation, res *Result) (dispatched, reusable bool) {
-	p := e.pool
-	timeout := p.spec.Timeout
-	c := &e.c
-	c.id = inv.RequestID
-	c.payload = inv.Payload
-	c.hARN[0] = inv.InvokedFunctionARN
-	c.hTrace[0] = inv.TraceID
-	c.hClientContext[0] = inv.ClientContext
-	c.hCognito[0] = inv.CognitoIdentity
-	start := time.Now()
-	c.deadlineMs = start.Add(timeout).UnixMilli()
-	e.timer.Reset(timeout)
-
-	var out outcome
-	status, platformError := "", ""
-	select {
-	case e.calls <- c:
-		select {
-		case out = <-e.results:
-		case <-e.exited:
-			select {
-			case out = <-e.results: // it answered, then exited
-			default:
-				status, platformError = "error", ErrorTypeExit
-			}
-		case <-e.timer.C:
-			select {
-			case out = <-e.results: // it answered just in time
-			default:
-				status, platformError = "timeout", ErrorTypeTimeout
-			}
-		}
-	case <-e.exited:
-		e.timer.Stop()
-		return false, false
-	case <-e.timer.C:
-		// The runtime never came back for the event (stuck after the previous one).
-		status, platformError = "timeout", ErrorTypeTimeout
-	}
-	e.timer.Stop()
-	res.Duration = time.Since(start)
-	res.LogStream = e.stream
-	res.MaxMemoryUsedMB = e.peakMemoryMB()
-	if res.ColdStart {
-		res.BilledDuration = billed(res.Duration + res.InitDuration)
-	} else {
-		res.BilledDuration = billed(res.Duration)
-	}
-
-	b := e.endLine[:0]
-	switch platformError {
-	case "":
-		res.Payload = out.payload
-		if out.isError {
-			res.FunctionError = FunctionErrorUnhandled
-			res.ErrorType = out.errorType
-		}
-		reusable = true
-	case ErrorTypeTimeout:
-		e.cur.Store(nil)
-		e.kill()
-		msg := timeoutMessage(p.clock.Now(), c.id, timeout)
-		res.FunctionError, res.ErrorType = FunctionErrorUnhandled, ErrorTypeTimeout
-		res.Payload = errorJSON("", msg)
-		b = e.mark(b)
-		b = append(b, msg...)
-		b = append(b, '\n')
-	case ErrorTypeExit:
-		msg := "RequestId: " + c.id + " Error: " + e.exitMessage()
-		res.FunctionError, res.ErrorType = FunctionErrorUnhandled, ErrorTypeExit
-		res.Payload = errorJSON(ErrorTypeExit, msg)
-		b = e.mark(b)
-		b = append(b, msg...)
-		b = append(b, '\n')
-		b = e.mark(b)
-		b = append(b, ErrorTypeExit...)
-		b = append(b, '\n')
-	}
-	b = e.mark(b)
-	b = appendEnd(b, c.id)
-	b = append(b, '\n')
-	b = e.mark(b)
-	b = appendReport(b, res, status, platformError)
-	b = append(b, '\n')
-	e.endLine = b
-	e.writeLines(b)
-	return true, reusable
 }
 
 // ErrorMessage extracts errorMessage from an error payload ("" if absent).

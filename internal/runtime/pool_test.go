@@ -511,3 +511,44 @@ func TestSpecErrorsSayWhatIsWrong(t *testing.T) {
 		t.Fatalf("the valid spec was rejected: %v", err)
 	}
 }
+
+// Runtimes differ in how they use their connections to the Runtime API;
+// every style must keep working, warm, invocation after invocation.
+func TestRuntimesThatUseTheirConnectionsDifferently(t *testing.T) {
+	cases := []struct{ name, code, handler, mode string }{
+		{"curl per request (AWS tutorial)", "bash", "function.handler", ""},
+		{"new connection per request", "pyclient", "", "reconnect"},
+		{"results on other connections", "pyclient", "", "split"},
+		{"expect 100-continue", "pyclient", "", "expect"},
+	}
+	pad := strings.Repeat("x", 3000) // big enough for curl to ask "Expect: 100-continue"
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := spec(t, "provided.al2023", c.code, c.handler)
+			s.Environment = map[string]string{"MODE": c.mode}
+			p := newPool(t, s, Options{})
+			pid := 0
+			for i := range 3 {
+				res := invokeOK(t, p, fmt.Sprintf(`{"i":%d,"pad":%q}`, i, pad))
+				got := decode[struct {
+					Pid  int
+					Echo struct {
+						I   int
+						Pad string
+					}
+				}](t, res.Payload)
+				if got.Echo.I != i || got.Echo.Pad != pad {
+					t.Fatalf("invocation %d answered %.80s…", i, res.Payload)
+				}
+				if i > 0 && got.Pid != pid {
+					t.Fatalf("invocation %d ran in pid %d, not the warm %d", i, got.Pid, pid)
+				}
+				pid = got.Pid
+			}
+			if st := p.Stats(); st.ColdStarts != 1 {
+				t.Fatalf("stats %+v: want every invocation on the one environment", st)
+			}
+		})
+	}
+}

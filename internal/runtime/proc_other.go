@@ -2,7 +2,10 @@
 
 package runtime
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
@@ -11,6 +14,6 @@ func signalGroup(pid int, sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
 // memStat is Linux-only (/proc); elsewhere memory use reads as 0.
 type memStat struct{}
 
-func openMemStat(pid int) *memStat { return nil }
-func (m *memStat) peakMB() int     { return 0 }
-func (m *memStat) close()          {}
+func openMemStat(pid int) *memStat      { return nil }
+func (m *memStat) peakMB(time.Time) int { return 0 }
+func (m *memStat) close()               {}
