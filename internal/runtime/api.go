@@ -120,6 +120,7 @@ type rconn struct {
 	conn        net.Conn
 	br          *bufio.Reader // holds whatever the runtime pipelined
 	wbuf        []byte
+	deferred    int  // wbuf[:deferred] is a reply held back to go out with the next event
 	nextPending bool // its GET /next has been read and awaits an event
 }
 

@@ -135,7 +135,8 @@ func (e *env) dispatch(c *call) (*rconn, string) {
 		e.cur.Store(c)
 		e.startLine = appendStart(e.startLine[:0], c.id, e.pool.spec.Version)
 		e.out.platform(e.startLine)
-		rc.wbuf = appendEvent(rc.wbuf[:0], c)
+		rc.wbuf = appendEvent(rc.wbuf[:rc.deferred], c)
+		rc.deferred = 0
 		var err error
 		if len(c.payload) <= 64<<10 {
 			rc.wbuf = append(rc.wbuf, c.payload...)
@@ -293,7 +294,16 @@ func (e *env) answer(rc *rconn, req *http.Request, rt route, id string) (out out
 		_, _, _ = readBody(req, MaxResponseBytes)
 		status, reply = http.StatusNotFound, errorJSON("NotFound", "unknown Runtime API call "+req.Method+" "+req.URL.Path)
 	}
-	rc.wbuf = appendResponse(rc.wbuf[:0], status, reply)
+	rc.wbuf = appendResponse(rc.wbuf[:rc.deferred], status, reply)
+	if got && rc.br.Buffered() > 0 && !req.Close {
+		// The runtime sent its next request without waiting for this reply
+		// (the bootstraps pipeline GET /next behind their result): it can
+		// wait for the reply along with the next event, one write instead
+		// of two.
+		rc.deferred = len(rc.wbuf)
+		return out, got, true
+	}
+	rc.deferred = 0
 	if _, err := rc.conn.Write(rc.wbuf); err != nil || req.Close {
 		rc.conn.Close()
 		return out, got, false

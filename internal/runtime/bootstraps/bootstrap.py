@@ -4,12 +4,12 @@ sluice writes this file to LAMBDA_RUNTIME_DIR and runs it with python3 in the
 function's code directory. It behaves like Lambda's own Python runtime: it
 imports `module.function` handlers (`pkg/mod.func` or `pkg.mod.func`), passes
 a Lambda context object, formats errors and logging records the way Lambda
-does, and keeps one keep-alive HTTP connection to the Runtime API.
+does, and keeps one keep-alive HTTP connection to the Runtime API, on which
+it pipelines each result with the request for the next event.
 Standard library only.
 """
 
 import decimal
-import http.client
 import importlib
 import json
 import logging
@@ -26,32 +26,79 @@ _request_id = None  # the invocation in progress, for log records
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection to the Runtime API."""
+    """One keep-alive HTTP/1.1 connection to the Runtime API.
+
+    The server is sluice, which always sends Content-Length, so a small
+    parser suffices; in exchange the POST of a result and the GET of the next
+    event go out in one write (pipelined), one round trip per invocation.
+    """
 
     def __init__(self, hostport):
         host, port = hostport.rsplit(":", 1)
-        self.conn = http.client.HTTPConnection(host, int(port))
-        self.conn.connect()
-        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host = hostport.encode("latin-1")
+        self.buf = bytearray()
+        self.next_request = b"GET " + BASE.encode() + b"invocation/next HTTP/1.1\r\nHost: " + self.host + b"\r\n\r\n"
 
-    def call(self, method, path, body=None, headers=None):
-        self.conn.request(method, BASE + path, body=body, headers=headers or {})
-        resp = self.conn.getresponse()
-        data = resp.read()
-        return resp.status, resp.headers, data
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            sys.exit(0)  # sluice closed the connection: the environment is stopping
+        self.buf += chunk
 
-    def next(self):
-        status, headers, body = self.call("GET", "invocation/next")
+    def _response(self):
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        start = end + 4
+        while len(self.buf) < start + length:
+            self._fill()
+        body = bytes(self.buf[start : start + length])
+        del self.buf[: start + length]
+        return int(lines[0][9:12]), headers, body
+
+    def _post_bytes(self, path, body, error_type):
+        head = "POST %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n" % (
+            BASE,
+            path,
+            self.host.decode("latin-1"),
+        )
+        if error_type:
+            head += "Lambda-Runtime-Function-Error-Type: %s\r\n" % error_type
+        head += "Content-Length: %d\r\n\r\n" % len(body)
+        return head.encode("latin-1") + body
+
+    def _event(self):
+        status, headers, body = self._response()
         if status != 200:
             sys.stderr.write("sluice runtime: GET next got %d: %r\n" % (status, body))
             sys.exit(1)
         return headers, body
 
+    def next(self):
+        self.sock.sendall(self.next_request)
+        return self._event()
+
+    def post_and_next(self, path, body, error_type=None):
+        self.sock.sendall(self._post_bytes(path, body, error_type) + self.next_request)
+        self._check_posted(path)
+        return self._event()
+
     def post(self, path, body, error_type=None):
-        headers = {"Content-Type": "application/json"}
-        if error_type:
-            headers["Lambda-Runtime-Function-Error-Type"] = error_type
-        status, _, data = self.call("POST", path, body, headers)
+        self.sock.sendall(self._post_bytes(path, body, error_type))
+        self._check_posted(path)
+
+    def _check_posted(self, path):
+        status, _, data = self._response()
         if status != 202:
             sys.stderr.write("sluice runtime: POST %s got %d: %r\n" % (path, status, data))
 
@@ -221,21 +268,22 @@ def parse_json(s):
         return None
 
 
-def invoke(client, handler, headers, body):
+def invoke(handler, headers, body):
+    """Runs the handler on one event; returns what to post: (path, body, error type)."""
     global _request_id
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    request_id = headers.get("lambda-runtime-aws-request-id")
     _request_id = request_id
-    trace = headers.get("Lambda-Runtime-Trace-Id")
+    trace = headers.get("lambda-runtime-trace-id")
     if trace:
         os.environ["_X_AMZN_TRACE_ID"] = trace
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     context = LambdaContext(
         request_id,
-        int(headers.get("Lambda-Runtime-Deadline-Ms") or 0),
-        headers.get("Lambda-Runtime-Invoked-Function-Arn"),
-        parse_json(headers.get("Lambda-Runtime-Client-Context")),
-        parse_json(headers.get("Lambda-Runtime-Cognito-Identity")),
+        int(headers.get("lambda-runtime-deadline-ms") or 0),
+        headers.get("lambda-runtime-invoked-function-arn"),
+        parse_json(headers.get("lambda-runtime-client-context")),
+        parse_json(headers.get("lambda-runtime-cognito-identity")),
     )
     try:
         try:
@@ -251,10 +299,9 @@ def invoke(client, handler, headers, body):
         doc = error_document(exc, request_id)
         log_error(doc)
         flush_output()
-        client.post("invocation/%s/error" % request_id, json.dumps(doc).encode(), doc["errorType"])
-        return
+        return "invocation/%s/error" % request_id, json.dumps(doc).encode(), doc["errorType"]
     flush_output()
-    client.post("invocation/%s/response" % request_id, payload.encode())
+    return "invocation/%s/response" % request_id, payload.encode(), None
 
 
 def flush_output():
@@ -279,9 +326,10 @@ def main():
         flush_output()
         client.post("init/error", json.dumps(doc).encode(), doc["errorType"])
         sys.exit(1)
+    headers, body = client.next()
     while True:
-        headers, body = client.next()
-        invoke(client, handler, headers, body)
+        path, payload, error_type = invoke(handler, headers, body)
+        headers, body = client.post_and_next(path, payload, error_type)
 
 
 if __name__ == "__main__":
