@@ -30,9 +30,8 @@ type env struct {
 	srv    *http.Server
 	mem    *memStat
 
-	out       *output // the function's stdout+stderr and sluice's platform lines
-	startLine []byte  // buffer of the /next handler
-	endLine   []byte  // buffer of the invoking goroutine
+	out  *output // the function's stdout+stderr and sluice's platform lines
+	line []byte  // the invoking goroutine's buffer for platform lines
 
 	conns   chan *rconn           // the runtime's parked connection (at most one)
 	driving atomic.Pointer[rconn] // the connection the invoking goroutine is reading
@@ -73,7 +72,9 @@ type outcome struct {
 
 var discardLogger = log.New(io.Discard, "", 0)
 
-// startEnv starts a process and its endpoint. On error nothing is left running.
+// startEnv starts a process and its endpoint. On a *startError (the program
+// could not be executed) it also returns e, for the caller to log the
+// failure and stop it; on other errors nothing is left running.
 func (p *Pool) startEnv() (*env, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/logs"
+
+	// testdata/gobootstrap, built by goCodeDir, is an aws-lambda-go function;
+	// importing it here keeps the module requirement visible to go mod tidy.
+	_ "github.com/aws/aws-lambda-go/lambda"
 )
 
 // Shared by the tests of this binary: the bootstraps' runtime directory and

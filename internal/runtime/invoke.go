@@ -40,7 +40,7 @@ func (e *env) invoke(inv *Invocation, res *Result) (dispatched, reusable bool) {
 		res.BilledDuration = billed(res.Duration)
 	}
 
-	b := e.endLine[:0]
+	b := e.line[:0]
 	status := ""
 	switch failure {
 	case "":
@@ -72,7 +72,7 @@ func (e *env) invoke(inv *Invocation, res *Result) (dispatched, reusable bool) {
 	b = appendEnd(b, c.id)
 	b = append(b, '\n')
 	b = appendReport(b, res, status, failure)
-	e.endLine = b
+	e.line = b
 	e.out.platform(b)
 	return true, reusable
 }
@@ -133,8 +133,8 @@ func (e *env) dispatch(c *call) (*rconn, string) {
 		// START is logged before the runtime can see the event, so it
 		// precedes everything the handler prints.
 		e.cur.Store(c)
-		e.startLine = appendStart(e.startLine[:0], c.id, e.pool.spec.Version)
-		e.out.platform(e.startLine)
+		e.line = appendStart(e.line[:0], c.id, e.pool.spec.Version)
+		e.out.start(e.line)
 		rc.wbuf = appendEvent(rc.wbuf[:rc.deferred], c)
 		rc.deferred = 0
 		var err error

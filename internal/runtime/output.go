@@ -35,8 +35,9 @@ type output struct {
 	done  chan struct{} // closed when the pump has seen EOF
 
 	mu      sync.Mutex
-	buf     []byte // read buffer
-	partial []byte // an unfinished line carried to the next read
+	drain   func(fd uintptr) // drainLocked as a RawConn.Control callback, made once
+	buf     []byte           // read buffer
+	partial []byte           // an unfinished line carried to the next read
 }
 
 func newOutput(pipe *os.File, w *logs.Writer, clk clock.Clock) (*output, error) {
@@ -45,6 +46,7 @@ func newOutput(pipe *os.File, w *logs.Writer, clk clock.Clock) (*output, error) 
 		return nil, err
 	}
 	o := &output{pipe: pipe, raw: raw, w: w, clock: clk, done: make(chan struct{}), buf: make([]byte, 64<<10)}
+	o.drain = func(fd uintptr) { o.drainLocked(int(fd)) }
 	go o.pump()
 	return o, nil
 }
@@ -125,14 +127,27 @@ func (o *output) appendLocked(t time.Time, line []byte) {
 	}
 }
 
-// platform logs sluice's own lines ('\n'-terminated) after everything the
+// platform logs sluice's own lines ('\n'-separated) after everything the
 // function has written so far. An unfinished line of the function's becomes
 // an event of its own first.
 func (o *output) platform(lines []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	_ = o.raw.Control(func(fd uintptr) { o.drainLocked(int(fd)) })
+	_ = o.raw.Control(o.drain)
 	o.flushPartialLocked()
+	o.linesNowLocked(lines)
+}
+
+// start logs a START line. It needs no drain: the function cannot print
+// for this invocation before it has the event, and whatever it printed late
+// for the previous one may land after START, as it does on Lambda.
+func (o *output) start(line []byte) {
+	o.mu.Lock()
+	o.linesNowLocked(line)
+	o.mu.Unlock()
+}
+
+func (o *output) linesNowLocked(lines []byte) {
 	now := o.clock.Now()
 	for len(lines) > 0 {
 		nl := bytes.IndexByte(lines, '\n')

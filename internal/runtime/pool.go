@@ -55,8 +55,9 @@ type Invocation struct {
 	InvokedFunctionARN string
 	// TraceID is the X-Ray trace header; empty means a new unsampled one.
 	TraceID string
-	// ClientContext and CognitoIdentity are JSON documents passed on to the
-	// runtime as Lambda passes them from mobile SDK calls; empty means none.
+	// ClientContext and CognitoIdentity are JSON documents (decoded, not the
+	// base64 of X-Amz-Client-Context) passed on to the runtime as Lambda
+	// passes them from mobile SDK calls; empty means none.
 	ClientContext   string
 	CognitoIdentity string
 }

@@ -552,3 +552,14 @@ func TestRuntimesThatUseTheirConnectionsDifferently(t *testing.T) {
 		})
 	}
 }
+
+func TestPoolWithoutLogStoreDiscardsOutput(t *testing.T) {
+	p, err := NewPool(spec(t, "nodejs20.x", "node", "handlers.act"), Options{RuntimeDir: testRuntimeDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if res := invokeOK(t, p, `{"action":"log"}`); string(res.Payload) != `"logged"` {
+		t.Fatalf("payload %s", res.Payload)
+	}
+}
