@@ -86,22 +86,29 @@ func benchmarkWarm(b *testing.B, runtimeID, code, handler, event string) {
 	})
 }
 
-// BenchmarkColdStartNode measures starting an environment and running one
-// invocation in it.
-func BenchmarkColdStartNode(b *testing.B) {
-	p := newPool(b, spec(b, "nodejs20.x", "node", "handlers.echo"), Options{})
-	for b.Loop() {
-		p.mu.Lock()
-		idle := p.idle
-		p.idle = nil
-		p.mu.Unlock()
-		for _, e := range idle {
-			p.discard(e)
-		}
-		res, err := p.Invoke(context.Background(), Invocation{})
-		if err != nil || res.Failed() || !res.ColdStart {
-			b.Fatalf("invoke: %v %s cold=%v", err, res.Payload, res.ColdStart)
-		}
+// BenchmarkColdStart measures starting an environment and running one
+// invocation in it, per runtime family.
+func BenchmarkColdStart(b *testing.B) {
+	for _, f := range families {
+		b.Run(f.name, func(b *testing.B) {
+			p := newPool(b, spec(b, f.runtime, f.code, f.handler), Options{})
+			var initTotal time.Duration
+			for b.Loop() {
+				p.mu.Lock()
+				idle := p.idle
+				p.idle = nil
+				p.mu.Unlock()
+				for _, e := range idle {
+					p.discard(e)
+				}
+				res, err := p.Invoke(context.Background(), Invocation{Payload: []byte(`{"action":"pid"}`)})
+				if err != nil || res.Failed() || !res.ColdStart {
+					b.Fatalf("invoke: %v %s cold=%v", err, res.Payload, res.ColdStart)
+				}
+				initTotal += res.InitDuration
+			}
+			b.ReportMetric(float64(initTotal/time.Microsecond)/1000/float64(b.N), "init-ms/op")
+		})
 	}
 }
 

@@ -109,3 +109,36 @@ func normalizeLog(s, codeDir string) string {
 	s = traceRE.ReplaceAllString(s, `"trace":[…]`)
 	return strings.ReplaceAll(s, codeDir, "<code>")
 }
+
+// A callback handler's result waits until its event loop is empty, as on
+// Lambda: the timer it leaves behind runs (and logs) before END.
+func TestNodeCallbackWaitsForTheEventLoop(t *testing.T) {
+	store, err := logs.Open(t.TempDir(), logs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	p := newPool(t, spec(t, "nodejs20.x", "node", "handlers.callback"), Options{Logs: store})
+	res := invokeOK(t, p, `{}`)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	events, err := store.Events("/aws/lambda/fn", logs.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, e := range events {
+		switch {
+		case strings.HasPrefix(e.Message, "START"):
+			order = append(order, "START")
+		case strings.HasSuffix(e.Message, "timer after callback"):
+			order = append(order, "timer")
+		case e.Message == "END RequestId: "+res.RequestID:
+			order = append(order, "END")
+		}
+	}
+	if strings.Join(order, " ") != "START timer END" {
+		t.Fatalf("log order %v, want the timer's line between START and END", order)
+	}
+}

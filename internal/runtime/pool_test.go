@@ -563,3 +563,19 @@ func TestPoolWithoutLogStoreDiscardsOutput(t *testing.T) {
 		t.Fatalf("payload %s", res.Payload)
 	}
 }
+
+func TestCloseKillsWhatIgnoresSIGTERMAfterTheGrace(t *testing.T) {
+	const grace = 200 * time.Millisecond
+	p := newPool(t, spec(t, "nodejs20.x", "node", "handlers.act"), Options{StopGrace: grace})
+	pid := decode[int](t, invokeOK(t, p, `{"action":"ignoreSigterm"}`).Payload)
+	start := time.Now()
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !processGone(pid) {
+		t.Fatalf("process %d survived Close", pid)
+	}
+	if took := time.Since(start); took < grace {
+		t.Fatalf("Close took %v: it cannot have waited the %v grace after SIGTERM", took, grace)
+	}
+}

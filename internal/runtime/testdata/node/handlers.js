@@ -124,6 +124,9 @@ exports.act = async (event, context) => {
       throw new Error('failed on purpose');
     case 'env':
       return { env: process.env, cwd: process.cwd() };
+    case 'ignoreSigterm':
+      process.on('SIGTERM', () => console.log('SIGTERM ignored'));
+      return process.pid;
     default:
       throw new Error(`unknown action ${event.action}`);
   }
