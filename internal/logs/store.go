@@ -91,7 +91,8 @@ func Open(dir string, opts Options) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // Close flushes and closes every open writer and stops the flusher. Writers
-// appended to after Close drop their events.
+// appended to after Close drop their events, so close whatever writes (the
+// runtime pools) first.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
