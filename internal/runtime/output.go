@@ -1,0 +1,179 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/logs"
+)
+
+// maxEventBytes is where an unterminated line is cut into an event of its
+// own (CloudWatch Logs' event size limit is 256 KB).
+const maxEventBytes = 256 << 10
+
+// output copies an environment's stdout and stderr (one pipe) into its log
+// stream line by line, and interleaves sluice's platform lines (START, END,
+// REPORT, …) in the right place.
+//
+// The right place is after everything the function wrote before the
+// platform line was due: whatever a handler prints before posting its
+// result belongs before END. So a platform line first drains the pipe
+// (non-blocking reads) under the same lock the pump goroutine reads with;
+// the function writes its output synchronously, so the pipe then holds all
+// of it. That costs one read syscall per platform line and wakes no
+// goroutine; the pump only runs when the function actually prints.
+type output struct {
+	pipe  *os.File // read end, non-blocking
+	raw   syscall.RawConn
+	w     *logs.Writer // nil: discard
+	clock clock.Clock
+	done  chan struct{} // closed when the pump has seen EOF
+
+	mu      sync.Mutex
+	drain   func(fd uintptr) // drainLocked as a RawConn.Control callback, made once
+	buf     []byte           // read buffer
+	partial []byte           // an unfinished line carried to the next read
+}
+
+func newOutput(pipe *os.File, w *logs.Writer, clk clock.Clock) (*output, error) {
+	raw, err := pipe.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	o := &output{pipe: pipe, raw: raw, w: w, clock: clk, done: make(chan struct{}), buf: make([]byte, 64<<10)}
+	o.drain = func(fd uintptr) { o.drainLocked(int(fd)) }
+	go o.pump()
+	return o, nil
+}
+
+// pump logs output as the function writes it, until EOF (every writer gone).
+func (o *output) pump() {
+	defer close(o.done)
+	for {
+		eof := false
+		err := o.raw.Read(func(fd uintptr) bool {
+			o.mu.Lock()
+			eof = o.drainLocked(int(fd))
+			o.mu.Unlock()
+			return eof // false: wait until the pipe is readable again
+		})
+		if eof || err != nil {
+			o.mu.Lock()
+			o.flushPartialLocked()
+			o.mu.Unlock()
+			return
+		}
+	}
+}
+
+// drainLocked reads all the pipe holds without blocking and logs complete
+// lines. It reports whether the pipe reached EOF (or failed).
+func (o *output) drainLocked(fd int) (eof bool) {
+	for {
+		n, err := syscall.Read(fd, o.buf)
+		if n > 0 {
+			o.linesLocked(o.buf[:n])
+			continue
+		}
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			return false
+		default: // n == 0: EOF; or a real error
+			return true
+		}
+	}
+}
+
+func (o *output) linesLocked(data []byte) {
+	now := o.clock.Now()
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			o.partial = append(o.partial, data...)
+			if len(o.partial) >= maxEventBytes {
+				o.appendLocked(now, o.partial)
+				o.partial = o.partial[:0]
+			}
+			return
+		}
+		if len(o.partial) > 0 {
+			o.partial = append(o.partial, data[:nl]...)
+			o.appendLocked(now, o.partial)
+			o.partial = o.partial[:0]
+		} else {
+			o.appendLocked(now, data[:nl])
+		}
+		data = data[nl+1:]
+	}
+}
+
+func (o *output) flushPartialLocked() {
+	if len(o.partial) > 0 {
+		o.appendLocked(o.clock.Now(), o.partial)
+		o.partial = o.partial[:0]
+	}
+}
+
+func (o *output) appendLocked(t time.Time, line []byte) {
+	if o.w != nil {
+		o.w.Append(t, line)
+	}
+}
+
+// platform logs sluice's own lines ('\n'-separated) after everything the
+// function has written so far. An unfinished line of the function's becomes
+// an event of its own first.
+func (o *output) platform(lines []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_ = o.raw.Control(o.drain)
+	o.flushPartialLocked()
+	o.linesNowLocked(lines)
+}
+
+// start logs a START line. It needs no drain: the function cannot print
+// for this invocation before it has the event, and whatever it printed late
+// for the previous one may land after START, as it does on Lambda.
+func (o *output) start(line []byte) {
+	o.mu.Lock()
+	o.linesNowLocked(line)
+	o.mu.Unlock()
+}
+
+func (o *output) linesNowLocked(lines []byte) {
+	now := o.clock.Now()
+	for len(lines) > 0 {
+		nl := bytes.IndexByte(lines, '\n')
+		if nl < 0 {
+			nl = len(lines)
+		}
+		o.appendLocked(now, lines[:nl])
+		lines = lines[min(nl+1, len(lines)):]
+	}
+}
+
+// close waits for the pump to reach EOF (at most grace: something outside
+// the process group may still hold the pipe), then closes the pipe and the
+// log stream.
+func (o *output) close(grace time.Duration) error {
+	t := time.NewTimer(grace)
+	select {
+	case <-o.done:
+	case <-t.C:
+		o.pipe.Close() // unblocks the pump
+		<-o.done
+	}
+	t.Stop()
+	o.pipe.Close()
+	if o.w != nil {
+		return o.w.Close()
+	}
+	return nil
+}
