@@ -257,6 +257,12 @@ func (s Spec) environ(runtimeDir, interpreterDir string) []string {
 	if strings.HasPrefix(s.Runtime, "nodejs") {
 		vars["NODE_PATH"] = "/opt/nodejs/node_modules:" + runtimeDir + "/node_modules:" + runtimeDir + ":" + s.CodeDir
 	}
+	if strings.HasPrefix(s.Runtime, "python") {
+		// Lambda's /var/task is read-only, so Python never writes bytecode
+		// beside the code; here the code directory is a version's snapshot,
+		// which must not change either, so the cache goes elsewhere.
+		vars["PYTHONPYCACHEPREFIX"] = filepath.Join(os.TempDir(), "sluice-pycache")
+	}
 	for k, v := range s.Environment {
 		vars[k] = v
 	}
