@@ -214,7 +214,35 @@ async function loadModule(base, moduleName) {
   return require(resolved);
 }
 
+// The AWS SDK for JavaScript v2 predates AWS_ENDPOINT_URL, which every
+// current SDK honours. So that v2 code written for Lambda reaches the local
+// endpoint unchanged, point the SDK's global configuration at it the first
+// time the code loads aws-sdk (code that sets its own endpoint still wins).
+function redirectAwsSdkV2() {
+  const endpoint = env.AWS_ENDPOINT_URL;
+  if (!endpoint) return;
+  const Module = require('node:module');
+  const load = Module._load;
+  let done = false;
+  Module._load = function (request, parent, isMain) {
+    const exported = load.apply(this, arguments);
+    if (!done && (request === 'aws-sdk' || request.startsWith('aws-sdk/'))) {
+      try {
+        const core = load.call(this, 'aws-sdk/lib/core', parent, false);
+        if (core && core.config && typeof core.config.update === 'function') {
+          done = true;
+          if (!core.config.endpoint) core.config.update({ endpoint });
+        }
+      } catch (_) {
+        // Not the v2 SDK's layout: leave it alone.
+      }
+    }
+    return exported;
+  };
+}
+
 async function loadHandler() {
+  redirectAwsSdkV2();
   const slash = HANDLER.lastIndexOf('/');
   const dir = HANDLER.slice(0, slash + 1);
   const rest = HANDLER.slice(slash + 1);
