@@ -1,0 +1,288 @@
+"""sluice's Python runtime: the AWS Lambda Runtime API loop for python3.* functions.
+
+sluice writes this file to LAMBDA_RUNTIME_DIR and runs it with python3 in the
+function's code directory. It behaves like Lambda's own Python runtime: it
+imports `module.function` handlers (`pkg/mod.func` or `pkg.mod.func`), passes
+a Lambda context object, formats errors and logging records the way Lambda
+does, and keeps one keep-alive HTTP connection to the Runtime API.
+Standard library only.
+"""
+
+import decimal
+import http.client
+import importlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import traceback
+
+BASE = "/2018-06-01/runtime/"
+THIS_FILE = os.path.abspath(__file__)
+
+_request_id = None  # the invocation in progress, for log records
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the Runtime API."""
+
+    def __init__(self, hostport):
+        host, port = hostport.rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port))
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def call(self, method, path, body=None, headers=None):
+        self.conn.request(method, BASE + path, body=body, headers=headers or {})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, resp.headers, data
+
+    def next(self):
+        status, headers, body = self.call("GET", "invocation/next")
+        if status != 200:
+            sys.stderr.write("sluice runtime: GET next got %d: %r\n" % (status, body))
+            sys.exit(1)
+        return headers, body
+
+    def post(self, path, body, error_type=None):
+        headers = {"Content-Type": "application/json"}
+        if error_type:
+            headers["Lambda-Runtime-Function-Error-Type"] = error_type
+        status, _, data = self.call("POST", path, body, headers)
+        if status != 202:
+            sys.stderr.write("sluice runtime: POST %s got %d: %r\n" % (path, status, data))
+
+
+class FaultException(Exception):
+    """A runtime-level failure with a Lambda error type (Runtime.*)."""
+
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+class CognitoIdentity:
+    def __init__(self, doc):
+        self.cognito_identity_id = doc.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = doc.get("cognitoIdentityPoolId")
+
+
+class Client_:
+    def __init__(self, doc):
+        self.installation_id = doc.get("installation_id")
+        self.app_title = doc.get("app_title")
+        self.app_version_name = doc.get("app_version_name")
+        self.app_version_code = doc.get("app_version_code")
+        self.app_package_name = doc.get("app_package_name")
+
+
+class ClientContext:
+    def __init__(self, doc):
+        self.client = Client_(doc.get("client") or {})
+        self.custom = doc.get("custom")
+        self.env = doc.get("env")
+
+
+class LambdaContext:
+    def __init__(self, request_id, deadline_ms, arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = arn
+        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(identity or {})
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(int(self._deadline_ms - time.time() * 1000), 0)
+
+
+# ---- logging, as Lambda configures it ----------------------------------------
+
+
+class LambdaLoggerHandler(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        fmt = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        fmt.converter = time.gmtime
+        self.setFormatter(fmt)
+
+    def emit(self, record):
+        record.aws_request_id = _request_id
+        msg = self.format(record).replace("\n", "\r")
+        sys.stdout.write(msg + "\n")
+        sys.stdout.flush()
+
+
+def setup_logging():
+    # Lambda installs its handler on the root logger and leaves its level
+    # (WARNING) alone; functions raise it themselves.
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(LambdaLoggerHandler())
+
+
+def log_error(doc):
+    trace = "".join(doc.get("stackTrace") or [])
+    line = "[ERROR] %s: %s" % (doc["errorType"], doc["errorMessage"])
+    if trace:
+        line += "\nTraceback (most recent call last):\n" + trace
+    sys.stdout.write(line.rstrip("\n").replace("\n", "\r") + "\n")
+    sys.stdout.flush()
+
+
+# ---- errors ----------------------------------------------------------------------
+
+
+def user_frames(tb):
+    """The traceback without this bootstrap's own frames."""
+    return [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) != THIS_FILE]
+
+
+def error_document(exc, request_id=""):
+    if isinstance(exc, FaultException):
+        return {
+            "errorMessage": exc.message,
+            "errorType": exc.error_type,
+            "requestId": request_id,
+            "stackTrace": exc.trace or [],
+        }
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(user_frames(exc.__traceback__)),
+    }
+
+
+# ---- loading the handler ---------------------------------------------------------
+
+
+def load_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultException("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, e))
+    if ".." in handler or handler.startswith("/"):
+        raise FaultException("Runtime.MalformedHandlerName", "Bad handler '%s': relative paths are not allowed" % handler)
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise FaultException(
+                "Runtime.BuiltInModuleConflict",
+                "Cannot use built-in module %s as a handler module" % modname,
+            )
+        module = importlib.import_module(modname.replace("/", "."))
+    except FaultException:
+        raise
+    except ImportError as e:
+        raise FaultException("Runtime.ImportModuleError", "Unable to import module '%s': %s" % (modname, e))
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise FaultException("Runtime.UserCodeSyntaxError", "Syntax error in module '%s': %s" % (modname, e), trace)
+    try:
+        fn = getattr(module, fname)
+    except AttributeError:
+        raise FaultException("Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (fname, modname))
+    if not callable(fn):
+        raise FaultException("Runtime.HandlerNotFound", "Handler '%s' on module '%s' is not callable" % (fname, modname))
+    return fn
+
+
+# ---- invoking it -----------------------------------------------------------------
+
+
+def to_json(obj):
+    def default(o):
+        if isinstance(o, decimal.Decimal):
+            return int(o) if o == o.to_integral_value() else float(o)
+        raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+    return json.dumps(obj, default=default)
+
+
+def parse_json(s):
+    if not s:
+        return None
+    try:
+        return json.loads(s)
+    except ValueError:
+        return None
+
+
+def invoke(client, handler, headers, body):
+    global _request_id
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    _request_id = request_id
+    trace = headers.get("Lambda-Runtime-Trace-Id")
+    if trace:
+        os.environ["_X_AMZN_TRACE_ID"] = trace
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    context = LambdaContext(
+        request_id,
+        int(headers.get("Lambda-Runtime-Deadline-Ms") or 0),
+        headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+        parse_json(headers.get("Lambda-Runtime-Client-Context")),
+        parse_json(headers.get("Lambda-Runtime-Cognito-Identity")),
+    )
+    try:
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as e:
+            raise FaultException("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e)
+        result = handler(event, context)
+        try:
+            payload = to_json(result)
+        except (TypeError, ValueError) as e:
+            raise FaultException("Runtime.MarshalError", "Unable to marshal response: %s" % e)
+    except Exception as exc:
+        doc = error_document(exc, request_id)
+        log_error(doc)
+        flush_output()
+        client.post("invocation/%s/error" % request_id, json.dumps(doc).encode(), doc["errorType"])
+        return
+    flush_output()
+    client.post("invocation/%s/response" % request_id, payload.encode())
+
+
+def flush_output():
+    # Everything printed during the invocation reaches the pipe before the
+    # result does, so it is logged before END.
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def main():
+    sys.stdout.reconfigure(line_buffering=True)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    sys.path.insert(0, task_root)
+    setup_logging()
+    client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Exception as exc:
+        doc = error_document(exc)
+        doc.pop("requestId", None)
+        log_error(doc)
+        flush_output()
+        client.post("init/error", json.dumps(doc).encode(), doc["errorType"])
+        sys.exit(1)
+    while True:
+        headers, body = client.next()
+        invoke(client, handler, headers, body)
+
+
+if __name__ == "__main__":
+    main()

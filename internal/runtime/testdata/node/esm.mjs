@@ -1,0 +1,1 @@
+export const handler = async (event, context) => ({ esm: true, functionName: context.functionName, event });

@@ -1,0 +1,2 @@
+console.log('initializing');
+exports.handler = async () => 'ready';

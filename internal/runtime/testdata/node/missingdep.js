@@ -1,0 +1,2 @@
+require('left-pad-that-is-not-installed');
+exports.handler = async () => 'unreachable';

@@ -1,0 +1,2 @@
+def func(event, context):
+    return {"module": "pkg.mod", "input": event}

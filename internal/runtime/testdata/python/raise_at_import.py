@@ -1,0 +1,1 @@
+raise RuntimeError("init failed on purpose")
