@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+// shutdownGrace is how long a stopping `sluice serve` lets in-flight
+// invocations finish before killing them (a second signal kills at once).
+const shutdownGrace = 30 * time.Second
+
+type serveFlags struct {
+	host      string
+	port      int
+	apiPort   int
+	timeScale float64
+	stateDir  string
+}
+
+func init() {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the service on this machine the way Lambda runs it",
+		Long: `serve runs every function of serverless.yml as real processes behind the
+AWS Lambda Runtime API, serves its http (REST API, /<stage>/…) and httpApi
+(HTTP API) events on the gateway port, fires its schedule events, and serves
+Lambda's and CodeDeploy's APIs on the API port (functions get it as
+AWS_ENDPOINT_URL, so AWS SDK clients in them reach sluice).
+
+On start it publishes version 1 of every function (or the version stored
+from the last run when nothing changed) and creates each deploymentSettings
+alias pointing at it; an alias that exists stays where it is. Routes of a
+function with deploymentSettings go through its alias, others to its latest
+version. State (versions, aliases, deployments, code snapshots, logs) lives
+in .sluice beside serverless.yml.
+
+Listeners bind 127.0.0.1 unless --host says otherwise. Ctrl-C stops: no new
+requests, in-flight invocations finish, processes stop.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.host, "host", engine.DefaultHost, "the address to listen on (0.0.0.0 exposes the functions to the network)")
+	fl.IntVarP(&f.port, "port", "p", engine.DefaultPort, "the HTTP gateway's port (http and httpApi events)")
+	fl.IntVar(&f.apiPort, "api-port", engine.DefaultAPIPort, "the port of the AWS APIs (Lambda, CodeDeploy): AWS_ENDPOINT_URL of the functions")
+	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "where state is kept (default: .sluice beside the config)")
+	rootCmd.AddCommand(cmd)
+}
+
+func runServe(stdout, stderr io.Writer, f serveFlags) error {
+	if f.timeScale <= 0 {
+		return fmt.Errorf("--time-scale %v must be positive (1 is real time)", f.timeScale)
+	}
+	port, apiPort := f.port, f.apiPort
+	if port == 0 {
+		port = -1 // --port 0: any free port
+	}
+	if apiPort == 0 {
+		apiPort = -1
+	}
+	e, err := engine.Start(engine.Options{
+		Config: global.config, Stage: global.stage, Region: global.region,
+		StateDir: f.stateDir, Host: f.host, Port: port, APIPort: apiPort,
+		TimeScale: f.timeScale, Out: stdout,
+	})
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	fmt.Fprintln(stdout, "Ready. Press Ctrl-C to stop.")
+	<-sig
+	fmt.Fprintln(stderr, "Stopping: waiting for in-flight invocations (Ctrl-C again to kill them)…")
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := e.Shutdown(ctx); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	fmt.Fprintln(stderr, "Stopped.")
+	return nil
+}

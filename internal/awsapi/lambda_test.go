@@ -1,0 +1,217 @@
+package awsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/invoke"
+	"github.com/sluice-dev/sluice/internal/logs"
+	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/store"
+)
+
+// lambdaFixture serves the Lambda API over functions "app" (versions 1 and
+// 2, alias live → 1 with 2 at weight 0) and "busy" (reservedConcurrency 0).
+func lambdaFixture(t *testing.T) *lambda.Client {
+	t.Helper()
+	state := t.TempDir()
+	db, err := store.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg, err := registry.Open(db, clock.Real(), filepath.Join(state, "code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := logs.Open(filepath.Join(state, "logs"), logs.Options{FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ls.Close() })
+	src, _ := filepath.Abs("testdata/fn")
+	for _, c := range []struct{ fn, desc string }{{"app", "one"}, {"app", "two"}, {"busy", ""}} {
+		if _, _, err := reg.Publish(c.fn, registry.Config{Runtime: "nodejs20.x", Handler: "handler.handler", Timeout: 5 * time.Second,
+			MemorySize: 128, Environment: map[string]string{"DESC": c.desc}}, src, c.desc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := reg.SetAlias("app", "live", 1, 0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	iv := invoke.New(invoke.Options{Registry: reg, Logs: ls, RuntimeDir: filepath.Join(state, "runtime"), StopGrace: 500 * time.Millisecond})
+	zero := 0
+	iv.Configure("busy", invoke.Settings{ReservedConcurrency: &zero})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		iv.Close(ctx)
+	})
+	srv := httptest.NewServer(&Lambda{Invoker: iv, Registry: reg, Logs: ls})
+	t.Cleanup(srv.Close)
+	return lambda.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", "")})
+}
+
+func TestLambdaInvokeThroughTheSDK(t *testing.T) {
+	c := lambdaFixture(t)
+	ctx := context.Background()
+
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), Payload: []byte(`{"n":1}`), LogType: types.LogTypeTail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode != 200 || aws.ToString(out.ExecutedVersion) != "2" || out.FunctionError != nil {
+		t.Fatalf("unqualified invoke: status %d, version %s, error %v", out.StatusCode, aws.ToString(out.ExecutedVersion), out.FunctionError)
+	}
+	if !bytes.Contains(out.Payload, []byte(`"got":{"n":1}`)) {
+		t.Fatalf("payload %s", out.Payload)
+	}
+	tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+	for _, want := range []string{"START RequestId:", `handling {"n":1}`, "END RequestId:", "REPORT RequestId:"} {
+		if !strings.Contains(string(tail), want) {
+			t.Errorf("log tail lacks %q:\n%s", want, tail)
+		}
+	}
+
+	// Every way of naming the function and qualifier.
+	for _, c2 := range []struct{ name, qualifier, version string }{
+		{"app", "live", "1"},
+		{"app:live", "", "1"},
+		{"app", "1", "1"},
+		{"app", "$LATEST", "2"},
+		{"000000000000:function:app:live", "", "1"},
+		{"arn:aws:lambda:us-east-1:000000000000:function:app", "live", "1"},
+		{"arn:aws:lambda:us-east-1:000000000000:function:app:2", "", "2"},
+	} {
+		in := &lambda.InvokeInput{FunctionName: aws.String(c2.name)}
+		if c2.qualifier != "" {
+			in.Qualifier = aws.String(c2.qualifier)
+		}
+		out, err := c.Invoke(ctx, in)
+		if err != nil {
+			t.Errorf("Invoke(%s, %s): %v", c2.name, c2.qualifier, err)
+			continue
+		}
+		if got := aws.ToString(out.ExecutedVersion); got != c2.version {
+			t.Errorf("Invoke(%s, %s) ran version %s, want %s", c2.name, c2.qualifier, got, c2.version)
+		}
+	}
+
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), Payload: []byte(`{"fail":true}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.FunctionError) != "Unhandled" || !bytes.Contains(out.Payload, []byte("asked to fail")) || !bytes.Contains(out.Payload, []byte("TypeError")) {
+		t.Fatalf("failing invoke: error %v, payload %s", out.FunctionError, out.Payload)
+	}
+
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), InvocationType: types.InvocationTypeDryRun})
+	if err != nil || out.StatusCode != 204 {
+		t.Fatalf("DryRun: %v, status %v", err, out)
+	}
+
+	marker := filepath.Join(t.TempDir(), "ran")
+	payload, _ := json.Marshal(map[string]string{"touch": marker})
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), InvocationType: types.InvocationTypeEvent, Payload: payload})
+	if err != nil || out.StatusCode != 202 {
+		t.Fatalf("Event: %v, status %v", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Event invocation never ran")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+}
+
+func TestLambdaErrorsAreAWSErrors(t *testing.T) {
+	c := lambdaFixture(t)
+	ctx := context.Background()
+	var notFound *types.ResourceNotFoundException
+	for _, in := range []*lambda.InvokeInput{
+		{FunctionName: aws.String("nope")},
+		{FunctionName: aws.String("app"), Qualifier: aws.String("Prod")},
+		{FunctionName: aws.String("app"), Qualifier: aws.String("9")},
+		{FunctionName: aws.String("nope"), InvocationType: types.InvocationTypeDryRun},
+		{FunctionName: aws.String("nope"), InvocationType: types.InvocationTypeEvent},
+	} {
+		if _, err := c.Invoke(ctx, in); !errors.As(err, &notFound) {
+			t.Errorf("Invoke(%s:%s %s) = %v, want ResourceNotFoundException", aws.ToString(in.FunctionName), aws.ToString(in.Qualifier), in.InvocationType, err)
+		}
+	}
+	var throttled *types.TooManyRequestsException
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("busy")}); !errors.As(err, &throttled) {
+		t.Errorf("reservedConcurrency 0: %v, want TooManyRequestsException", err)
+	} else if throttled.Reason != types.ThrottleReasonReservedFunctionConcurrentInvocationLimitExceeded {
+		t.Errorf("throttle reason %q", throttled.Reason)
+	}
+	var tooLarge *types.RequestTooLargeException
+	big := append(append([]byte(`"`), bytes.Repeat([]byte("x"), invoke.MaxSyncPayload)...), '"')
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), Payload: big}); !errors.As(err, &tooLarge) {
+		t.Errorf("6 MB payload: %v, want RequestTooLargeException", err)
+	}
+	var badContent *types.InvalidRequestContentException
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), Payload: []byte(`{not json`)}); !errors.As(err, &badContent) {
+		t.Errorf("invalid JSON: %v, want InvalidRequestContentException", err)
+	}
+}
+
+func TestLambdaReadOnlyCalls(t *testing.T) {
+	c := lambdaFixture(t)
+	ctx := context.Background()
+	alias, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("app"), Name: aws.String("live")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(alias.FunctionVersion) != "1" || aws.ToString(alias.AliasArn) != "arn:aws:lambda:us-east-1:000000000000:function:app:live" {
+		t.Fatalf("GetAlias: %+v", alias)
+	}
+	aliases, err := c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String("app")})
+	if err != nil || len(aliases.Aliases) != 1 {
+		t.Fatalf("ListAliases: %v %+v", err, aliases)
+	}
+	versions, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range versions.Versions {
+		got = append(got, aws.ToString(v.Version)+"="+aws.ToString(v.Description))
+	}
+	if strings.Join(got, " ") != "$LATEST=two 1=one 2=two" {
+		t.Fatalf("ListVersionsByFunction: %v", got)
+	}
+	fn, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("app"), Qualifier: aws.String("live")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := fn.Configuration; aws.ToString(cfg.Version) != "1" || aws.ToString(cfg.Handler) != "handler.handler" || aws.ToInt32(cfg.Timeout) != 5 ||
+		cfg.Environment.Variables["DESC"] != "one" {
+		t.Fatalf("GetFunction(app:live): %+v", cfg)
+	}
+	var notFound *types.ResourceNotFoundException
+	if _, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("app"), Name: aws.String("nope")}); !errors.As(err, &notFound) {
+		t.Fatalf("GetAlias(nope) = %v", err)
+	}
+}

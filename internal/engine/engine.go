@@ -1,0 +1,418 @@
+// Package engine wires a running service (`sluice serve`): the state store,
+// the registry of versions and aliases, the execution environments behind
+// the invoker, the HTTP gateway, schedules, metrics and alarms, the
+// deployment engine, and the AWS API endpoint functions and tools call.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/alarm"
+	"github.com/sluice-dev/sluice/internal/awsapi"
+	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/cron"
+	"github.com/sluice-dev/sluice/internal/deploy"
+	"github.com/sluice-dev/sluice/internal/gateway"
+	"github.com/sluice-dev/sluice/internal/invoke"
+	"github.com/sluice-dev/sluice/internal/logs"
+	"github.com/sluice-dev/sluice/internal/metrics"
+	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/validate"
+)
+
+// Defaults of `sluice serve`.
+const (
+	DefaultHost    = "127.0.0.1"
+	DefaultPort    = 3000
+	DefaultAPIPort = 3001
+	// StateDirName is where state lives beside serverless.yml.
+	StateDirName = ".sluice"
+	// InfoFile, in the state directory, tells CLI commands where a running engine listens.
+	InfoFile = "engine.json"
+)
+
+// Options configure an engine.
+type Options struct {
+	// Config is the serverless.yml (or JSON) to serve.
+	Config string
+	// Stage, Region and Params are the loader's --stage, --region and --param.
+	Stage, Region string
+	Params        map[string]string
+	// StateDir holds the store, code snapshots and logs (default .sluice
+	// beside the config).
+	StateDir string
+	// Host is the listeners' address (default 127.0.0.1: nothing outside
+	// this machine reaches the functions unless asked for).
+	Host string
+	// Port and APIPort are the gateway's and the AWS API's ports; 0 means
+	// DefaultPort / DefaultAPIPort, -1 any free port.
+	Port, APIPort int
+	// Clock drives schedules, deployments and alarms (default: the wall
+	// clock scaled by TimeScale).
+	Clock     clock.Clock
+	TimeScale float64
+	// Out receives the route table and warnings (default io.Discard).
+	Out io.Writer
+	// Logger receives operational messages (default slog.Default()).
+	Logger *slog.Logger
+	// Invoke tunes the invoker (idle timeouts, concurrency); the engine
+	// fills in what it owns (registry, metrics, logs, clock, environment).
+	Invoke invoke.Options
+}
+
+// Engine is one running service.
+type Engine struct {
+	opts     Options
+	clock    clock.Clock
+	log      *slog.Logger
+	stateDir string
+
+	db       *store.DB
+	registry *registry.Registry
+	logs     *logs.Store
+	metrics  *metrics.Store
+	alarms   *alarm.Evaluator
+	invoker  *invoke.Invoker
+	gateway  *gateway.Gateway
+	deployer *deploy.Engine
+	api      *http.ServeMux
+
+	gatewaySrv, apiSrv *http.Server
+	gatewayURL, apiURL string
+	served             sync.WaitGroup
+
+	mu        sync.Mutex // serialises Reload and Shutdown
+	svc       *config.Service
+	schedules *cron.Runner
+	closed    bool
+}
+
+// Start loads the service, restores or publishes its versions, and starts
+// serving. On error nothing is left running.
+func Start(opts Options) (_ *Engine, err error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Host == "" {
+		opts.Host = DefaultHost
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Scaled(opts.TimeScale)
+	}
+	e := &Engine{opts: opts, clock: opts.Clock, log: opts.Logger}
+	svc, err := e.load()
+	if err != nil {
+		return nil, err
+	}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+
+	e.stateDir = opts.StateDir
+	if e.stateDir == "" {
+		e.stateDir = filepath.Join(svc.Dir, StateDirName)
+	}
+	if e.stateDir, err = filepath.Abs(e.stateDir); err != nil {
+		return nil, err
+	}
+	if err := checkNotRunning(e.stateDir); err != nil {
+		return nil, err
+	}
+	if e.db, err = store.Open(e.stateDir); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { e.db.Close() })
+	if e.registry, err = registry.Open(e.db, e.clock, filepath.Join(e.stateDir, "code")); err != nil {
+		return nil, fmt.Errorf("open the registry in %s: %w", e.stateDir, err)
+	}
+	if e.logs, err = logs.Open(filepath.Join(e.stateDir, "logs"), logs.Options{Logger: e.log}); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { e.logs.Close() })
+	e.metrics = metrics.NewStore(e.clock)
+	e.alarms = alarm.NewEvaluator(e.metrics, alarm.WithLogger(e.log))
+	cleanup = append(cleanup, e.alarms.Close)
+
+	// Listen first: the functions' environment names the API's address.
+	gatewayLn, err := listen(opts.Host, opts.Port, DefaultPort, "gateway (--port)")
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { gatewayLn.Close() })
+	apiLn, err := listen(opts.Host, opts.APIPort, DefaultAPIPort, "AWS API (--api-port)")
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { apiLn.Close() })
+	e.gatewayURL = "http://" + gatewayLn.Addr().String()
+	e.apiURL = "http://" + apiLn.Addr().String()
+
+	iopts := opts.Invoke
+	iopts.Registry, iopts.Metrics, iopts.Logs, iopts.Clock, iopts.Logger = e.registry, e.metrics, e.logs, e.clock, e.log
+	iopts.Region, iopts.Account = svc.Region, config.LocalAccountID
+	iopts.Environment = functionEnvironment(e.apiURL, iopts.Environment)
+	if iopts.RuntimeDir == "" {
+		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
+	}
+	e.invoker = invoke.New(iopts)
+	cleanup = append(cleanup, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.invoker.Close(ctx)
+	})
+	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
+		BinaryMediaTypes: binaryMediaTypes(svc), Clock: e.clock, Logger: e.log})
+
+	plan, err := e.apply(svc, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.deployer = deploy.New(deploy.Config{Clock: e.clock, Registry: e.registry, Store: e.db, Hooks: e.invoker,
+		Alarms: alarmWatcher{e.alarms}, Logger: e.log, Groups: plan.groups})
+	cleanup = append(cleanup, e.deployer.Close)
+	settled, err := e.deployer.Recover()
+	if err != nil {
+		return nil, fmt.Errorf("settle the deployments a previous engine left unfinished: %w", err)
+	}
+	for _, d := range settled {
+		fmt.Fprintf(opts.Out, "Deployment %s of %s was interrupted by the last shutdown: marked Failed%s\n",
+			d.ID, d.Target.FunctionName, map[bool]string{true: " and rolled back", false: ""}[d.RolledBack()])
+	}
+
+	e.api = http.NewServeMux()
+	e.api.Handle(awsapi.LambdaPathPrefix+"/", &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
+	e.api.Handle(awsapi.LambdaPathPrefix, &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
+	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
+	e.apiSrv = &http.Server{Handler: apiHandler{codeDeploy: codeDeploy, mux: e.api}, ReadHeaderTimeout: 10 * time.Second}
+	e.serve(e.gatewaySrv, gatewayLn)
+	e.serve(e.apiSrv, apiLn)
+	if err := e.writeInfo(svc); err != nil {
+		e.log.Warn("cannot write the engine file; CLI commands will not find this engine", "err", err)
+	}
+	e.svc = svc
+	e.printSummary(plan)
+	return e, nil
+}
+
+func (e *Engine) serve(srv *http.Server, ln net.Listener) {
+	e.served.Add(1)
+	go func() {
+		defer e.served.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// load reads and validates the service definition from disk.
+func (e *Engine) load() (*config.Service, error) {
+	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Local: true})
+	for _, d := range diags.Warnings() {
+		fmt.Fprintln(e.opts.Out, d.Error())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not valid:\n%w", e.opts.Config, err)
+	}
+	vd := validate.Service(svc)
+	for _, d := range vd.Warnings() {
+		fmt.Fprintln(e.opts.Out, d.Error())
+	}
+	if err := vd.Err(); err != nil {
+		return nil, fmt.Errorf("%s is not valid:\n%w", e.opts.Config, err)
+	}
+	return svc, nil
+}
+
+// listen binds host:port; port 0 means def, -1 any free port.
+func listen(host string, port, def int, what string) (net.Listener, error) {
+	switch port {
+	case 0:
+		port = def
+	case -1:
+		port = 0
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s for the %s: %w (is another sluice serve or server using it? choose another port)", addr, what, err)
+	}
+	return ln, nil
+}
+
+// functionEnvironment is what every function gets besides its configured
+// environment: the engine as its AWS endpoint, and credentials the SDKs
+// accept (sluice does not check signatures).
+func functionEnvironment(apiURL string, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"AWS_ENDPOINT_URL":      apiURL,
+		"AWS_ACCESS_KEY_ID":     "AKIASLUICELOCAL00000",
+		"AWS_SECRET_ACCESS_KEY": "sluice-local-secret-access-key",
+		"AWS_SESSION_TOKEN":     "sluice-local-session-token",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// apiHandler dispatches the API listener: JSON 1.1 calls by X-Amz-Target,
+// everything else (Lambda's REST API, the control API) by path.
+type apiHandler struct {
+	codeDeploy http.Handler
+	mux        *http.ServeMux
+}
+
+func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		if strings.HasPrefix(t, awsapi.CodeDeployTargetPrefix) {
+			h.codeDeploy.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException",
+			"message": "sluice serves CodeDeploy (JSON 1.1) and Lambda (REST) here, not " + t})
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// Handle adds a handler to the API listener's mux (e.g. the control API
+// under /sluice/v1/).
+func (e *Engine) Handle(pattern string, h http.Handler) { e.api.Handle(pattern, h) }
+
+// The engine's parts, for `sluice deploy` and the control API.
+func (e *Engine) Registry() *registry.Registry { return e.registry }
+func (e *Engine) Deployer() *deploy.Engine     { return e.deployer }
+func (e *Engine) Metrics() *metrics.Store      { return e.metrics }
+func (e *Engine) Alarms() *alarm.Evaluator     { return e.alarms }
+func (e *Engine) Clock() clock.Clock           { return e.clock }
+func (e *Engine) Invoker() *invoke.Invoker     { return e.invoker }
+func (e *Engine) Logs() *logs.Store            { return e.logs }
+func (e *Engine) StateDir() string             { return e.stateDir }
+
+// GatewayURL and APIURL are where the listeners are (http://127.0.0.1:3000, …).
+func (e *Engine) GatewayURL() string { return e.gatewayURL }
+func (e *Engine) APIURL() string     { return e.apiURL }
+
+// Service is the service definition being served.
+func (e *Engine) Service() *config.Service {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.svc
+}
+
+// Routes are the HTTP routes being served.
+func (e *Engine) Routes() []gateway.Route { return e.gateway.Routes() }
+
+// Shutdown stops the engine: no new requests or schedule firings, in-flight
+// invocations drain (until ctx ends: then they are killed), environments
+// stop, and the state is closed. Deployments in progress are left for the
+// next start's recovery, as a crash would leave them.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.schedules.Stop()
+	e.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	for _, srv := range []*http.Server{e.gatewaySrv, e.apiSrv} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	e.served.Wait()
+	e.deployer.Close()
+	if err := e.invoker.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	e.alarms.Close()
+	errs = append(errs, e.logs.Close(), e.db.Close())
+	if err := os.Remove(filepath.Join(e.stateDir, InfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Info is what InfoFile holds.
+type Info struct {
+	PID     int       `json:"pid"`
+	Gateway string    `json:"gateway"`
+	API     string    `json:"api"`
+	Config  string    `json:"config"`
+	Service string    `json:"service"`
+	Stage   string    `json:"stage"`
+	Started time.Time `json:"started"`
+}
+
+func (e *Engine) writeInfo(svc *config.Service) error {
+	b, _ := json.MarshalIndent(Info{PID: os.Getpid(), Gateway: e.gatewayURL, API: e.apiURL, Config: svc.File,
+		Service: svc.Name, Stage: svc.Stage, Started: time.Now().UTC()}, "", "  ")
+	tmp := filepath.Join(e.stateDir, InfoFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(e.stateDir, InfoFile))
+}
+
+// ReadInfo reads the engine file in stateDir; os.ErrNotExist when no engine
+// runs there. A file left by an engine that died is reported as not running.
+func ReadInfo(stateDir string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(filepath.Join(stateDir, InfoFile))
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("%s is damaged: %w (remove it)", filepath.Join(stateDir, InfoFile), err)
+	}
+	if !processAlive(info.PID) {
+		return info, fmt.Errorf("the engine (pid %d) that wrote %s is gone: %w", info.PID, filepath.Join(stateDir, InfoFile), os.ErrNotExist)
+	}
+	return info, nil
+}
+
+// checkNotRunning refuses to start a second engine on the same state.
+func checkNotRunning(stateDir string) error {
+	info, err := ReadInfo(stateDir)
+	if err != nil {
+		return nil
+	}
+	if info.PID == os.Getpid() {
+		return fmt.Errorf("an engine in this process already serves the state in %s", stateDir)
+	}
+	return fmt.Errorf("sluice serve is already running on this service (pid %d, %s): stop it first, or pass another --state-dir", info.PID, info.Gateway)
+}

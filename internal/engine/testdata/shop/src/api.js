@@ -1,0 +1,17 @@
+'use strict';
+const RELEASE = 'one';
+
+exports.handler = async (event) => {
+  const q = event.queryStringParameters || {};
+  if (q.fail) throw new Error('asked to fail');
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      release: RELEASE,
+      version: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+      greeting: process.env.GREETING,
+      name: (event.pathParameters || {}).name,
+    }),
+  };
+};

@@ -1,0 +1,395 @@
+// Package gateway is API Gateway for a service's `http` events (REST API,
+// Lambda proxy integration, payload format 1.0) and `httpApi` events (HTTP
+// API, payload format 2.0), using the aws-lambda-go event types.
+//
+// Both APIs share one listener: REST routes live under /<stage>/ (as in
+// the URL API Gateway gives a REST API stage), HTTP API routes at the root
+// (its $default stage). The route table is an immutable value swapped
+// atomically, so a redeploy can change routes under load; a request takes
+// no lock.
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/invoke"
+	"github.com/sluice-dev/sluice/internal/runtime"
+)
+
+// MaxBodyBytes is the largest request body the gateway passes on: Lambda's
+// 6 MB synchronous payload limit (API Gateway's own is 10 MB, but a larger
+// event could never reach the function).
+const MaxBodyBytes = 6 * 1 << 20
+
+// Integration timeouts: how long API Gateway waits for the function.
+const (
+	RESTIntegrationTimeout    = 29 * time.Second
+	HTTPAPIIntegrationTimeout = 30 * time.Second
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// Stage prefixes REST routes: /<stage>/orders (default dev).
+	Stage string
+	// Region and Account appear in the request context.
+	Region, Account string
+	// BinaryMediaTypes are the REST API's binary media types
+	// (provider.apiGateway.binaryMediaTypes): request bodies of these types
+	// reach the function base64-encoded. HTTP APIs encode every body that is
+	// not text, without configuration.
+	BinaryMediaTypes []string
+	// Clock stamps requestTime (default clock.Real()).
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// Gateway serves the routes. It is an http.Handler.
+type Gateway struct {
+	opts   Options
+	prefix string // "/" + stage
+	clock  clock.Clock
+	log    *slog.Logger
+	tables atomic.Pointer[tables]
+}
+
+type tables struct {
+	rest, httpAPI *table
+	all           []Route
+}
+
+// New returns a gateway with no routes.
+func New(opts Options) *Gateway {
+	if opts.Stage == "" {
+		opts.Stage = "dev"
+	}
+	if opts.Region == "" {
+		opts.Region = runtime.DefaultRegion
+	}
+	if opts.Account == "" {
+		opts.Account = runtime.DefaultAccount
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	g := &Gateway{opts: opts, prefix: "/" + opts.Stage, clock: opts.Clock, log: opts.Logger}
+	g.tables.Store(&tables{rest: &table{root: &node{resource: "/"}}, httpAPI: &table{root: &node{resource: "/"}}})
+	return g
+}
+
+// SetRoutes replaces the route table at once: requests already matched
+// finish on the old routes, later ones see the new.
+func (g *Gateway) SetRoutes(routes []Route) error {
+	ptrs := make([]*Route, len(routes))
+	for i := range routes {
+		r := routes[i]
+		if r.Target == nil {
+			return errors.New("route " + r.RouteKey() + " has no target")
+		}
+		ptrs[i] = &r
+	}
+	rest, err := compile(REST, ptrs)
+	if err != nil {
+		return err
+	}
+	httpAPI, err := compile(HTTPAPI, ptrs)
+	if err != nil {
+		return err
+	}
+	g.tables.Store(&tables{rest: rest, httpAPI: httpAPI, all: append([]Route(nil), routes...)})
+	return nil
+}
+
+// Routes returns the routes being served.
+func (g *Gateway) Routes() []Route { return g.tables.Load().all }
+
+// URL is the path a route is reached at on the gateway's listener.
+func (g *Gateway) URL(r *Route) string {
+	if r.Kind == REST {
+		return g.prefix + r.Path
+	}
+	return r.Path
+}
+
+// Fixed answers, as API Gateway words them.
+var (
+	msgNotFound       = []byte(`{"message":"Not Found"}`)
+	msgMethod         = []byte(`{"message":"Method Not Allowed"}`)
+	msgTooLarge       = []byte(`{"message":"Request Too Long"}`)
+	msgRESTError      = []byte(`{"message": "Internal server error"}`)
+	msgHTTPAPIError   = []byte(`{"message":"Internal Server Error"}`)
+	msgThrottled      = []byte(`{"message":"Too Many Requests"}`)
+	msgRESTTimeout    = []byte(`{"message": "Endpoint request timed out"}`)
+	msgHTTPAPITimeout = []byte(`{"message":"Service Unavailable"}`)
+)
+
+var jsonType = []string{"application/json"}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := g.tables.Load()
+	path := r.URL.EscapedPath()
+	var ps params
+	var n *node
+	kind := REST
+	if rest, ok := strings.CutPrefix(path, g.prefix); ok && (rest == "" || rest[0] == '/') {
+		n = t.rest.match(rest, &ps)
+	}
+	if n == nil {
+		kind = HTTPAPI
+		ps = params{}
+		n = t.httpAPI.match(path, &ps)
+	}
+	var route *Route
+	if n != nil {
+		route = n.method(r.Method)
+		if route == nil && r.Method == http.MethodOptions && len(n.cors) > 0 {
+			g.preflight(w, n)
+			return
+		}
+		if route == nil {
+			writeFixed(w, http.StatusMethodNotAllowed, msgMethod)
+			return
+		}
+	} else if t.httpAPI.catchAll != nil {
+		kind, route = HTTPAPI, t.httpAPI.catchAll
+	} else {
+		writeFixed(w, http.StatusNotFound, msgNotFound)
+		return
+	}
+	if r.ContentLength > MaxBodyBytes {
+		writeFixed(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			writeFixed(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+		} else {
+			writeFixed(w, http.StatusBadRequest, []byte(`{"message":"Bad Request"}`))
+		}
+		return
+	}
+	rc := requestCtx{g: g, r: r, route: route, node: n, ps: &ps, body: body, id: newID(), now: g.clock.Now()}
+	if kind == REST {
+		g.serveREST(w, &rc)
+	} else {
+		g.serveHTTPAPI(w, &rc)
+	}
+}
+
+// requestCtx is what both payload formats are built from.
+type requestCtx struct {
+	g     *Gateway
+	r     *http.Request
+	route *Route
+	node  *node // nil for the catch-all route
+	ps    *params
+	body  []byte
+	id    string
+	now   time.Time
+}
+
+func (rc *requestCtx) pathParameters() map[string]string {
+	if rc.ps.n == 0 {
+		return nil
+	}
+	m := make(map[string]string, rc.ps.n)
+	for i := range rc.ps.n {
+		p := rc.ps.at(i)
+		if v, err := unescape(p.value); err == nil {
+			m[p.name] = v
+		} else {
+			m[p.name] = p.value
+		}
+	}
+	return m
+}
+
+// invoke runs the route's function, waiting at most the integration timeout.
+func (rc *requestCtx) invoke(payload []byte, limit time.Duration) (res runtime.Result, err error, timedOut bool) {
+	req := invoke.Request{Payload: payload}
+	ctx := rc.r.Context()
+	if rc.route.Timeout <= limit {
+		res, err = rc.route.Target.Invoke(ctx, req)
+		return res, err, false
+	}
+	type answer struct {
+		res runtime.Result
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		// The invocation runs to its end even when the gateway stops waiting, as on AWS.
+		res, err := rc.route.Target.Invoke(context.WithoutCancel(ctx), req)
+		ch <- answer{res, err}
+	}()
+	tm := time.NewTimer(limit)
+	defer tm.Stop()
+	select {
+	case a := <-ch:
+		return a.res, a.err, false
+	case <-tm.C:
+		return runtime.Result{}, nil, true
+	}
+}
+
+// invokeError answers a failed invocation attempt (not a function error).
+func (rc *requestCtx) invokeError(w http.ResponseWriter, err error, internal []byte) {
+	if errors.Is(err, runtime.ErrThrottled) {
+		writeFixed(w, http.StatusTooManyRequests, msgThrottled)
+		return
+	}
+	rc.g.log.Error("the gateway could not invoke the function", "route", rc.route.RouteKey(), "function", rc.route.Function, "err", err)
+	writeFixed(w, http.StatusInternalServerError, internal)
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// readBody reads at most MaxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > 0 {
+		b := make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, b)
+		return b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if len(b) > MaxBodyBytes {
+		return nil, errTooLarge
+	}
+	return b, err
+}
+
+func writeFixed(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// CORS preflight answer, with the headers the Serverless Framework
+// configures for `cors: true`.
+const (
+	corsAllowHeaders = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token,X-Amz-User-Agent,X-Amzn-Trace-Id"
+)
+
+func (g *Gateway) preflight(w http.ResponseWriter, n *node) {
+	methods := make([]string, 0, len(n.cors)+1)
+	methods = append(methods, http.MethodOptions)
+	for _, m := range n.cors {
+		if m == anyMethod {
+			methods = append(methods, "DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+			continue
+		}
+		methods = append(methods, m)
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+	h.Set("Access-Control-Allow-Methods", strings.Join(methods, ","))
+	h.Set("Access-Control-Allow-Credentials", "false")
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// sourceIP is the client address without the port.
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// isText reports whether a body of this content type is text, which HTTP
+// APIs pass as is (anything else is base64-encoded).
+func isText(contentType string) bool {
+	ct := strings.ToLower(contentType)
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	switch {
+	case ct == "", strings.HasPrefix(ct, "text/"),
+		ct == "application/json", ct == "application/javascript", ct == "application/xml",
+		ct == "application/x-www-form-urlencoded", ct == "application/graphql",
+		strings.HasSuffix(ct, "+json"), strings.HasSuffix(ct, "+xml"):
+		return true
+	}
+	return false
+}
+
+// isBinary reports whether contentType is one of the REST API's binary media types.
+func (g *Gateway) isBinary(contentType string) bool {
+	if len(g.opts.BinaryMediaTypes) == 0 || contentType == "" {
+		return false
+	}
+	ct := strings.ToLower(contentType)
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	for _, b := range g.opts.BinaryMediaTypes {
+		b = strings.ToLower(b)
+		switch {
+		case b == "*/*" || b == ct:
+			return true
+		case strings.HasSuffix(b, "/*") && strings.HasPrefix(ct, b[:len(b)-1]):
+			return true
+		}
+	}
+	return false
+}
+
+func encodeBody(body []byte, b64 bool) string {
+	if b64 {
+		return base64.StdEncoding.EncodeToString(body)
+	}
+	return string(body)
+}
+
+// newID is a request id shaped like a UUID; it needs to be unique, not
+// unguessable, so it comes from the per-thread generator.
+func newID() string {
+	var u [16]byte
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}
+
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	return urlPathUnescape(s)
+}
