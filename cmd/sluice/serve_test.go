@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/control"
 )
 
 // copyTree copies a directory.
@@ -61,11 +61,11 @@ func TestServeAndLogsCommands(t *testing.T) {
 	}
 	t.Cleanup(func() { serve.Process.Kill() })
 	stateDir := filepath.Join(dir, ".sluice")
-	var info engine.Info
+	var info control.Info
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var err error
-		if info, err = engine.ReadInfo(stateDir); err == nil {
+		if info, err = control.ReadInfo(stateDir); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -73,10 +73,10 @@ func TestServeAndLogsCommands(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
 	}
-	if info.PID != serve.Process.Pid || !strings.HasPrefix(info.Gateway, "http://127.0.0.1:") {
+	if info.PID != serve.Process.Pid || !strings.HasPrefix(info.GatewayURL, "http://127.0.0.1:") {
 		t.Fatalf("engine.json: %+v", info)
 	}
-	resp, err := http.Get(info.Gateway + "/dev/orders/5")
+	resp, err := http.Get(info.GatewayURL + "/dev/orders/5")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +94,12 @@ func TestServeAndLogsCommands(t *testing.T) {
 	if err := serve.Wait(); err != nil {
 		t.Fatalf("sluice serve exited with %v after SIGINT:\n%s", err, out.String())
 	}
-	for _, want := range []string{"GET     " + info.Gateway + "/dev/orders/{id}", "orders-dev-api (alias Live, http)", "Stopped."} {
+	for _, want := range []string{"GET     " + info.GatewayURL + "/dev/orders/{id}", "orders-dev-api (alias Live, http)", "Stopped."} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if _, err := os.Stat(filepath.Join(stateDir, engine.InfoFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(stateDir, control.InfoFile)); !os.IsNotExist(err) {
 		t.Errorf("engine.json left behind after a clean stop")
 	}
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // Prefix is the path prefix of the control API.
@@ -26,11 +27,13 @@ const InfoFile = "engine.json"
 
 // Info describes a running engine.
 type Info struct {
-	PID        int    `json:"pid"`
-	GatewayURL string `json:"gatewayUrl"` // the HTTP events
-	APIURL     string `json:"apiUrl"`     // AWS APIs and the control API
-	Config     string `json:"config"`     // the service definition it serves
-	Stage      string `json:"stage"`
+	PID        int       `json:"pid"`
+	GatewayURL string    `json:"gatewayUrl"` // the HTTP events
+	APIURL     string    `json:"apiUrl"`     // AWS APIs and the control API
+	Config     string    `json:"config"`     // the service definition it serves
+	Service    string    `json:"service"`
+	Stage      string    `json:"stage"`
+	Started    time.Time `json:"started"`
 }
 
 // WriteInfo records a running engine in stateDir, atomically.

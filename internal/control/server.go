@@ -24,11 +24,9 @@ type Change struct {
 	Function    string `json:"function"` // its deployed name
 	FromVersion int    `json:"fromVersion"`
 	ToVersion   int    `json:"toVersion"`
-	// Group is the deployment group when the function deploys gradually.
+	// Group is the deployment group when the function deploys gradually;
+	// without one the new version serves at once.
 	Group string `json:"group,omitempty"`
-	// Alias is an alias to move at once when the function has one but no
-	// gradual deployment (its stage is not in deploymentSettings.stages).
-	Alias string `json:"alias,omitempty"`
 	// Set by the deploy call:
 	DeploymentID string `json:"deploymentId,omitempty"`
 	Error        string `json:"error,omitempty"`
@@ -151,10 +149,6 @@ func (s *Server) deploy(r *http.Request) (any, error) {
 				continue
 			}
 			c.DeploymentID = d.ID
-		case c.Alias != "":
-			if _, err := s.Registry.SetAlias(c.Function, c.Alias, c.ToVersion, 0, 0, nil); err != nil {
-				c.Error = err.Error()
-			}
 		}
 	}
 	return DeployResult{Changes: changes}, nil

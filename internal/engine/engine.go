@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/awsapi"
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/cron"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/gateway"
@@ -42,8 +43,6 @@ const (
 	DefaultAPIPort = 3001
 	// StateDirName is where state lives beside serverless.yml.
 	StateDirName = ".sluice"
-	// InfoFile, in the state directory, tells CLI commands where a running engine listens.
-	InfoFile = "engine.json"
 )
 
 // Options configure an engine.
@@ -206,6 +205,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
 	e.api.Handle(awsapi.LambdaPathPrefix, &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
 	e.apiSrv = &http.Server{Handler: apiHandler{codeDeploy: codeDeploy, mux: e.api}, ReadHeaderTimeout: 10 * time.Second}
 	e.serve(e.gatewaySrv, gatewayLn)
@@ -361,58 +361,25 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.alarms.Close()
 	errs = append(errs, e.logs.Close(), e.db.Close())
-	if err := os.Remove(filepath.Join(e.stateDir, InfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := control.RemoveInfo(e.stateDir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// Info is what InfoFile holds.
-type Info struct {
-	PID     int       `json:"pid"`
-	Gateway string    `json:"gateway"`
-	API     string    `json:"api"`
-	Config  string    `json:"config"`
-	Service string    `json:"service"`
-	Stage   string    `json:"stage"`
-	Started time.Time `json:"started"`
-}
-
 func (e *Engine) writeInfo(svc *config.Service) error {
-	b, _ := json.MarshalIndent(Info{PID: os.Getpid(), Gateway: e.gatewayURL, API: e.apiURL, Config: svc.File,
-		Service: svc.Name, Stage: svc.Stage, Started: time.Now().UTC()}, "", "  ")
-	tmp := filepath.Join(e.stateDir, InfoFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(e.stateDir, InfoFile))
-}
-
-// ReadInfo reads the engine file in stateDir; os.ErrNotExist when no engine
-// runs there. A file left by an engine that died is reported as not running.
-func ReadInfo(stateDir string) (Info, error) {
-	var info Info
-	b, err := os.ReadFile(filepath.Join(stateDir, InfoFile))
-	if err != nil {
-		return info, err
-	}
-	if err := json.Unmarshal(b, &info); err != nil {
-		return info, fmt.Errorf("%s is damaged: %w (remove it)", filepath.Join(stateDir, InfoFile), err)
-	}
-	if !processAlive(info.PID) {
-		return info, fmt.Errorf("the engine (pid %d) that wrote %s is gone: %w", info.PID, filepath.Join(stateDir, InfoFile), os.ErrNotExist)
-	}
-	return info, nil
+	return control.WriteInfo(e.stateDir, control.Info{PID: os.Getpid(), GatewayURL: e.gatewayURL, APIURL: e.apiURL,
+		Config: svc.File, Service: svc.Name, Stage: svc.Stage, Started: time.Now().UTC()})
 }
 
 // checkNotRunning refuses to start a second engine on the same state.
 func checkNotRunning(stateDir string) error {
-	info, err := ReadInfo(stateDir)
+	info, err := control.ReadInfo(stateDir)
 	if err != nil {
 		return nil
 	}
 	if info.PID == os.Getpid() {
 		return fmt.Errorf("an engine in this process already serves the state in %s", stateDir)
 	}
-	return fmt.Errorf("sluice serve is already running on this service (pid %d, %s): stop it first, or pass another --state-dir", info.PID, info.Gateway)
+	return fmt.Errorf("sluice serve is already running on this service (pid %d, %s): stop it first, or pass another --state-dir", info.PID, info.GatewayURL)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/alarm"
 	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/invoke"
 )
@@ -160,8 +161,8 @@ func TestServeRoutesEveryRuntimeThroughTheGateway(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "go says HI" {
 		t.Fatalf("POST /go (provided.al2023, aws-lambda-go): %d %s", resp.StatusCode, body)
 	}
-	info, err := ReadInfo(e.StateDir())
-	if err != nil || info.Gateway != e.GatewayURL() || info.API != e.APIURL() || info.PID != os.Getpid() {
+	info, err := control.ReadInfo(e.StateDir())
+	if err != nil || info.GatewayURL != e.GatewayURL() || info.APIURL != e.APIURL() || info.PID != os.Getpid() {
 		t.Fatalf("engine file: %+v, %v", info, err)
 	}
 	g := e.Deployer().Group("shop-dev-api")
@@ -172,7 +173,7 @@ func TestServeRoutesEveryRuntimeThroughTheGateway(t *testing.T) {
 		t.Fatalf("group alarms: %v", g.Alarms)
 	}
 	shutdown(t, e)
-	if _, err := os.Stat(filepath.Join(e.StateDir(), InfoFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.StateDir(), control.InfoFile)); !os.IsNotExist(err) {
 		t.Fatalf("engine file left after shutdown: %v", err)
 	}
 }
@@ -413,7 +414,7 @@ func TestHandlerOutsideTheServiceIsRefusedAtStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "leaves the code directory") || !strings.Contains(err.Error(), "serverless.yml:") {
 		t.Fatalf("Start = %v, want the handler refused with its line", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".sluice", InfoFile)); !os.IsNotExist(err) {
-		t.Fatalf("a failed start left %s", InfoFile)
+	if _, err := os.Stat(filepath.Join(dir, ".sluice", control.InfoFile)); !os.IsNotExist(err) {
+		t.Fatalf("a failed start left %s", control.InfoFile)
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -464,15 +462,4 @@ func binaryMediaTypes(svc *config.Service) []string {
 		}
 	}
 	return out
-}
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	return p.Signal(syscall.Signal(0)) == nil
 }
