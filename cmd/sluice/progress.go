@@ -181,7 +181,7 @@ func describe(d deploy.Deployment, bar bool) string {
 	case deploy.StatusFailed, deploy.StatusStopped:
 		reason := ""
 		if d.ErrorInformation != nil {
-			reason = d.ErrorInformation.Message
+			reason = strings.TrimSuffix(d.ErrorInformation.Message, ".")
 		}
 		var after string
 		switch {
@@ -198,6 +198,9 @@ func describe(d deploy.Deployment, bar bool) string {
 		return fmt.Sprintf("%s ✘ %s (%s): %s; %s", name, d.Status, d.ID, reason, after)
 	}
 	status := phase(d)
+	if status == "" {
+		status = string(d.Status)
+	}
 	for _, e := range d.LifecycleEvents {
 		if e.Status == deploy.EventInProgress && e.Hook != "" {
 			status += " (hook " + e.Hook + ")"
