@@ -9,10 +9,10 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 func init() {
@@ -33,7 +33,7 @@ With --wait it follows the deployments to their end and its exit code is the res
   3  a deployment failed or was stopped and traffic was NOT moved back`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := outputModeOf(output, cmd.OutOrStdout())
+			mode, err := progress.ModeFor(output, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -57,29 +57,14 @@ With --wait it follows the deployments to their end and its exit code is the res
 	rootCmd.AddCommand(cmd)
 }
 
-// outputModeOf picks how progress is shown: json when asked, bars on a
-// terminal, plain lines otherwise.
-func outputModeOf(output string, w io.Writer) (outputMode, error) {
-	switch output {
-	case "json":
-		return outputJSON, nil
-	case "", "text":
-		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-			return outputTTY, nil
-		}
-		return outputPlain, nil
-	}
-	return 0, fmt.Errorf("--output %q: use text or json", output)
-}
-
-func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Writer, mode outputMode, wait bool) error {
-	t := newTracker(out, mode)
+func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Writer, mode progress.Mode, wait bool) error {
+	t := progress.NewTracker(out, mode)
 	watchErr := make(chan error, 1)
 	if wait {
 		// Watch before deploying, so no change is missed.
 		ready := make(chan struct{})
 		go func() {
-			watchErr <- client.Watch(ctx, func() { close(ready) }, t.update)
+			watchErr <- client.Watch(ctx, func() { close(ready) }, t.Update)
 		}()
 		select {
 		case <-ready:
@@ -104,16 +89,16 @@ func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Write
 			failed = true
 			fmt.Fprintf(errOut, "%s: version %d published, but not deployed: %s\n", c.Function, c.ToVersion, c.Error)
 		case c.DeploymentID != "":
-			if mode != outputJSON {
+			if mode != progress.JSON {
 				fmt.Fprintf(errOut, "%s: version %d → %d, deployment %s\n", c.Function, c.FromVersion, c.ToVersion, c.DeploymentID)
 			}
 		default:
-			if mode != outputJSON {
+			if mode != progress.JSON {
 				fmt.Fprintf(errOut, "%s: version %d → %d, switched at once\n", c.Function, c.FromVersion, c.ToVersion)
 			}
 		}
 	}
-	if mode == outputJSON && !wait {
+	if mode == progress.JSON && !wait {
 		return json.NewEncoder(out).Encode(res)
 	}
 	if !wait {
@@ -130,32 +115,22 @@ func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Write
 		if err != nil {
 			return err
 		}
-		t.track(d)
+		t.Track(d)
 	}
-	return waitForTracker(ctx, t, watchErr, errOut, failed)
+	return waitForTracker(ctx, t, watchErr, failed)
 }
 
-// waitForTracker blocks until every tracked deployment has ended and turns
-// the result into the exit code.
-func waitForTracker(ctx context.Context, t *tracker, watchErr <-chan error, errOut io.Writer, failed bool) error {
-	for !t.done() {
-		select {
-		case err := <-watchErr:
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("stopped watching before the deployments ended")
-		case <-ctx.Done():
-			fmt.Fprintln(errOut, "stopped waiting; the deployments go on: follow them with `sluice status`, stop one with `sluice stop <id>`")
-			return &exitError{code: 1}
-		case <-t.changed:
-		}
+// waitForTracker follows the tracked deployments to their end; the exit
+// code is their result.
+func waitForTracker(ctx context.Context, t *progress.Tracker, watchErr <-chan error, failed bool) error {
+	code, err := t.Wait(ctx, watchErr)
+	if err != nil {
+		return err
 	}
-	code := t.exitCode()
-	if failed && code == exitSucceeded {
+	if failed && code == progress.ExitSucceeded {
 		code = 1
 	}
-	if code != exitSucceeded {
+	if code != progress.ExitSucceeded {
 		return &exitError{code: code}
 	}
 	return nil

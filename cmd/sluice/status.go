@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 func init() {
@@ -49,11 +50,11 @@ latest deployments (0 succeeded, 2 rolled back, 3 failed without rollback).`,
 				printStatus(cmd.OutOrStdout(), st)
 			}
 			if wait {
-				code := exitSucceeded
+				code := progress.ExitSucceeded
 				for _, d := range st.Deployments {
-					code = max(code, resultCode(d))
+					code = max(code, progress.ResultCode(d))
 				}
-				if code != exitSucceeded {
+				if code != progress.ExitSucceeded {
 					return &exitError{code: code}
 				}
 			}
@@ -82,11 +83,11 @@ func waitForActive(cmd *cobra.Command, st control.Status) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	mode, _ := outputModeOf("", cmd.ErrOrStderr())
-	t := newTracker(cmd.ErrOrStderr(), mode)
+	mode, _ := progress.ModeFor("", cmd.ErrOrStderr())
+	t := progress.NewTracker(cmd.ErrOrStderr(), mode)
 	watchErr := make(chan error, 1)
 	ready := make(chan struct{})
-	go func() { watchErr <- client.Watch(ctx, func() { close(ready) }, t.update) }()
+	go func() { watchErr <- client.Watch(ctx, func() { close(ready) }, t.Update) }()
 	select {
 	case <-ready:
 	case err := <-watchErr:
@@ -97,9 +98,9 @@ func waitForActive(cmd *cobra.Command, st control.Status) error {
 		if err != nil {
 			return err
 		}
-		t.track(live)
+		t.Track(live)
 	}
-	err = waitForTracker(ctx, t, watchErr, cmd.ErrOrStderr(), false)
+	err = waitForTracker(ctx, t, watchErr, false)
 	if _, ok := err.(*exitError); ok {
 		return nil // the result is reported from the status that follows
 	}
@@ -134,7 +135,7 @@ func printStatus(w io.Writer, st control.Status) {
 	}
 	fmt.Fprintln(w, "\nLATEST DEPLOYMENTS")
 	for _, d := range st.Deployments {
-		line := describe(d, false)
+		line := progress.Describe(d, false)
 		if !d.Status.Done() && !st.Running {
 			line += " — the engine is not running; the deployment is rolled back when it starts"
 		}

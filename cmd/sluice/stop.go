@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 func init() {
@@ -22,7 +24,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), describe(d, false))
+			fmt.Fprintln(cmd.OutOrStdout(), progress.Describe(d, false))
 			return nil
 		},
 	}
@@ -45,7 +47,7 @@ its key in serverless.yml (api) or its deployed name (orders-dev-api).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), describe(d, false))
+			fmt.Fprintln(cmd.OutOrStdout(), progress.Describe(d, false))
 			return nil
 		},
 	}

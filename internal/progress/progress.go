@@ -1,10 +1,17 @@
-package main
+// Package progress shows deployments as they happen — progress bars on a
+// terminal, plain lines in logs, JSON for tools — and turns their ends into
+// an exit code. The CLI and the demo both use it.
+package progress
 
 import (
+	"context"
+	"errors"
+	"os"
+
 	"encoding/json"
 	"fmt"
+	"github.com/mattn/go-isatty"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -14,24 +21,24 @@ import (
 
 // Exit codes of commands that wait for deployments.
 const (
-	exitSucceeded  = 0 // every deployment succeeded
-	exitRolledBack = 2 // one failed or was stopped; its traffic is on the previous version
-	exitStranded   = 3 // one failed or was stopped and traffic was not moved back
+	ExitSucceeded  = 0 // every deployment succeeded
+	ExitRolledBack = 2 // one failed or was stopped; its traffic is on the previous version
+	ExitStranded   = 3 // one failed or was stopped and traffic was not moved back
 )
 
-// outputMode is how progress is shown.
-type outputMode int
+// Mode is how progress is shown.
+type Mode int
 
 const (
-	outputTTY   outputMode = iota // progress bars redrawn in place
-	outputPlain                   // one line per change, for logs and pipes
-	outputJSON                    // one JSON object per change
+	TTY   Mode = iota // progress bars redrawn in place
+	Plain             // one line per change, for logs and pipes
+	JSON              // one JSON object per change
 )
 
-// tracker follows deployments to their end and shows their progress.
-type tracker struct {
+// Tracker follows deployments to their end and shows their progress.
+type Tracker struct {
 	out  io.Writer
-	mode outputMode
+	mode Mode
 
 	mu     sync.Mutex
 	order  []string
@@ -43,13 +50,13 @@ type tracker struct {
 	changed chan struct{}
 }
 
-func newTracker(out io.Writer, mode outputMode) *tracker {
-	return &tracker{out: out, mode: mode, latest: map[string]deploy.Deployment{}, lines: map[string]string{},
+func NewTracker(out io.Writer, mode Mode) *Tracker {
+	return &Tracker{out: out, mode: mode, latest: map[string]deploy.Deployment{}, lines: map[string]string{},
 		early: map[string]deploy.Deployment{}, changed: make(chan struct{}, 1)}
 }
 
-// track starts following a deployment (updates seen before are replayed).
-func (t *tracker) track(d deploy.Deployment) {
+// Track starts following a deployment (updates seen before are replayed).
+func (t *Tracker) Track(d deploy.Deployment) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.latest[d.ID]; ok {
@@ -63,9 +70,9 @@ func (t *tracker) track(d deploy.Deployment) {
 	t.renderLocked(d.ID)
 }
 
-// update records a change; changes of deployments not (yet) tracked are
+// Update records a change; changes of deployments not (yet) tracked are
 // kept in case track follows.
-func (t *tracker) update(d deploy.Deployment) {
+func (t *Tracker) Update(d deploy.Deployment) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.latest[d.ID]; !ok {
@@ -76,8 +83,8 @@ func (t *tracker) update(d deploy.Deployment) {
 	t.renderLocked(d.ID)
 }
 
-// done reports whether every tracked deployment has ended.
-func (t *tracker) done() bool {
+// Done reports whether every tracked deployment has ended.
+func (t *Tracker) Done() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, id := range t.order {
@@ -88,50 +95,50 @@ func (t *tracker) done() bool {
 	return true
 }
 
-// exitCode is the result of the tracked deployments.
-func (t *tracker) exitCode() int {
+// ExitCode is the result of the tracked deployments.
+func (t *Tracker) ExitCode() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	code := exitSucceeded
+	code := ExitSucceeded
 	for _, id := range t.order {
-		code = max(code, resultCode(t.latest[id]))
+		code = max(code, ResultCode(t.latest[id]))
 	}
 	return code
 }
 
-func resultCode(d deploy.Deployment) int {
+func ResultCode(d deploy.Deployment) int {
 	switch {
 	case d.Status == deploy.StatusSucceeded:
-		return exitSucceeded
+		return ExitSucceeded
 	case d.RolledBack() || d.StepReached == 0:
-		return exitRolledBack
+		return ExitRolledBack
 	}
-	return exitStranded
+	return ExitStranded
 }
 
-func (t *tracker) renderLocked(id string) {
+func (t *Tracker) renderLocked(id string) {
 	select {
 	case t.changed <- struct{}{}:
 	default:
 	}
 	d := t.latest[id]
 	switch t.mode {
-	case outputJSON:
+	case JSON:
 		b, _ := json.Marshal(progressRecord(d))
 		fmt.Fprintln(t.out, string(b))
-	case outputPlain:
-		line := describe(d, false)
+	case Plain:
+		line := Describe(d, false)
 		if t.lines[id] != line {
 			t.lines[id] = line
 			fmt.Fprintln(t.out, line)
 		}
-	case outputTTY:
+	case TTY:
 		// Move up over the block drawn last time and draw it again.
 		if t.drawn > 0 {
 			fmt.Fprintf(t.out, "\x1b[%dA", t.drawn)
 		}
 		for _, id := range t.order {
-			fmt.Fprintf(t.out, "\x1b[2K%s\n", describe(t.latest[id], true))
+			fmt.Fprintf(t.out, "\x1b[2K%s\n", Describe(t.latest[id], true))
 		}
 		t.drawn = len(t.order)
 	}
@@ -142,7 +149,7 @@ func progressRecord(d deploy.Deployment) map[string]any {
 	rec := map[string]any{
 		"deploymentId": d.ID, "function": d.Target.FunctionName, "alias": d.Target.FunctionAlias,
 		"status": d.Status, "currentVersion": d.Target.CurrentVersion, "targetVersion": d.Target.TargetVersion,
-		"targetVersionWeight": d.Target.TargetVersionWeight, "lifecycleEvent": phase(d),
+		"targetVersionWeight": d.Target.TargetVersionWeight, "lifecycleEvent": Phase(d),
 	}
 	if d.ErrorInformation != nil {
 		rec["error"] = d.ErrorInformation
@@ -156,8 +163,8 @@ func progressRecord(d deploy.Deployment) map[string]any {
 	return rec
 }
 
-// phase is the lifecycle event in progress, or the last one reached.
-func phase(d deploy.Deployment) string {
+// Phase is the lifecycle event in progress, or the last one reached.
+func Phase(d deploy.Deployment) string {
 	last := ""
 	for _, e := range d.LifecycleEvents {
 		switch e.Status {
@@ -170,8 +177,8 @@ func phase(d deploy.Deployment) string {
 	return last
 }
 
-// describe is a deployment's one-line progress.
-func describe(d deploy.Deployment, bar bool) string {
+// Describe is a deployment's one-line progress.
+func Describe(d deploy.Deployment, bar bool) string {
 	name := fmt.Sprintf("%-24s", d.Target.FunctionName+":"+d.Target.FunctionAlias)
 	w := d.Target.TargetVersionWeight
 	cur, tgt := "v"+d.Target.CurrentVersion, "v"+d.Target.TargetVersion
@@ -197,7 +204,7 @@ func describe(d deploy.Deployment, bar bool) string {
 		}
 		return fmt.Sprintf("%s ✘ %s (%s): %s; %s", name, d.Status, d.ID, reason, after)
 	}
-	status := phase(d)
+	status := Phase(d)
 	if status == "" {
 		status = string(d.Status)
 	}
@@ -225,9 +232,39 @@ func roundDuration(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// sortedDeployments orders deployments oldest first.
-func sortedDeployments(ds []deploy.Deployment) []deploy.Deployment {
-	out := append([]deploy.Deployment(nil), ds...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreateTime.Before(out[j].CreateTime) })
-	return out
+// ModeFor picks how progress is shown: json when asked, bars on a
+// terminal, plain lines otherwise.
+func ModeFor(output string, w io.Writer) (Mode, error) {
+	switch output {
+	case "json":
+		return JSON, nil
+	case "", "text":
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			return TTY, nil
+		}
+		return Plain, nil
+	}
+	return 0, fmt.Errorf("--output %q: use text or json", output)
+}
+
+// ErrStoppedWaiting says the wait ended before the deployments did.
+var ErrStoppedWaiting = errors.New("stopped waiting; the deployments go on: follow them with `sluice status`, stop one with `sluice stop <id>`")
+
+// Wait blocks until every tracked deployment has ended and returns their
+// exit code. It fails when ctx ends first, or when watchErr (the watch
+// feeding Update) reports that the watch stopped.
+func (t *Tracker) Wait(ctx context.Context, watchErr <-chan error) (int, error) {
+	for !t.Done() {
+		select {
+		case err := <-watchErr:
+			if err == nil {
+				err = errors.New("stopped watching before the deployments ended")
+			}
+			return 0, err
+		case <-ctx.Done():
+			return 0, ErrStoppedWaiting
+		case <-t.changed:
+		}
+	}
+	return t.ExitCode(), nil
 }
