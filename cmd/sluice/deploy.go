@@ -59,19 +59,11 @@ With --wait it follows the deployments to their end and its exit code is the res
 
 func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Writer, mode progress.Mode, wait bool) error {
 	t := progress.NewTracker(out, mode)
-	watchErr := make(chan error, 1)
+	var watchErr <-chan error
 	if wait {
-		// Watch before deploying, so no change is missed.
-		ready := make(chan struct{})
-		go func() {
-			watchErr <- client.Watch(ctx, func() { close(ready) }, t.Update)
-		}()
-		select {
-		case <-ready:
-		case err := <-watchErr:
+		var err error
+		if watchErr, err = client.Follow(ctx, t.Update); err != nil {
 			return err
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 	res, err := client.Deploy(ctx)

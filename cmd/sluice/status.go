@@ -85,12 +85,8 @@ func waitForActive(cmd *cobra.Command, st control.Status) error {
 	defer stop()
 	mode, _ := progress.ModeFor("", cmd.ErrOrStderr())
 	t := progress.NewTracker(cmd.ErrOrStderr(), mode)
-	watchErr := make(chan error, 1)
-	ready := make(chan struct{})
-	go func() { watchErr <- client.Watch(ctx, func() { close(ready) }, t.Update) }()
-	select {
-	case <-ready:
-	case err := <-watchErr:
+	watchErr, err := client.Follow(ctx, t.Update)
+	if err != nil {
 		return err
 	}
 	for _, d := range active {

@@ -139,3 +139,22 @@ func (c *Client) Watch(ctx context.Context, ready func(), fn func(deploy.Deploym
 	}
 	return fmt.Errorf("the engine closed the connection (did `sluice serve` stop?)")
 }
+
+// Follow watches deployment changes in the background, calling fn for each,
+// and returns once the watch is established, so a deployment started after
+// it returns cannot be missed. The returned channel receives how the watch
+// ended (nil when ctx ended it).
+func (c *Client) Follow(ctx context.Context, fn func(deploy.Deployment)) (<-chan error, error) {
+	ended := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { ended <- c.Watch(ctx, func() { close(ready) }, fn) }()
+	select {
+	case <-ready:
+		return ended, nil
+	case err := <-ended:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+}

@@ -21,6 +21,7 @@ function respond(statusCode, body) {
   return {
     statusCode,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    // The version that answered: handy when traffic is split between two.
+    body: JSON.stringify({ ...body, version: process.env.AWS_LAMBDA_FUNCTION_VERSION }),
   };
 }
