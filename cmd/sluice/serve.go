@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
 )
 
@@ -19,11 +20,11 @@ import (
 const shutdownGrace = 30 * time.Second
 
 type serveFlags struct {
-	host      string
-	port      int
-	apiPort   int
-	timeScale float64
-	stateDir  string
+	host        string
+	port        int
+	apiPort     int
+	timeScale   float64
+	hookTimeout time.Duration
 }
 
 func init() {
@@ -56,7 +57,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.IntVarP(&f.port, "port", "p", engine.DefaultPort, "the HTTP gateway's port (http and httpApi events)")
 	fl.IntVar(&f.apiPort, "api-port", engine.DefaultAPIPort, "the port of the AWS APIs (Lambda, CodeDeploy): AWS_ENDPOINT_URL of the functions")
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
-	fl.StringVar(&f.stateDir, "state-dir", "", "where state is kept (default: .sluice beside the config)")
+	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -73,8 +74,8 @@ func runServe(stdout, stderr io.Writer, f serveFlags) error {
 	}
 	e, err := engine.Start(engine.Options{
 		Config: global.config, Stage: global.stage, Region: global.region,
-		StateDir: f.stateDir, Host: f.host, Port: port, APIPort: apiPort,
-		TimeScale: f.timeScale, Out: stdout,
+		StateDir: global.stateDir, Host: f.host, Port: port, APIPort: apiPort,
+		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 	})
 	if err != nil {
 		return err

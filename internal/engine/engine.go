@@ -69,6 +69,9 @@ type Options struct {
 	Out io.Writer
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
+	// HookTimeout is how long a deployment waits for a hook's report, in
+	// clock time (default CodeDeploy's hour).
+	HookTimeout time.Duration
 	// Invoke tunes the invoker (idle timeouts, concurrency); the engine
 	// fills in what it owns (registry, metrics, logs, clock, environment).
 	Invoke invoke.Options

@@ -254,6 +254,7 @@ func (e *Engine) group(svc *config.Service, f *config.Function, set *alarmSet) (
 		Alias:        ds.Alias,
 		Type:         typ,
 		AutoRollback: deploy.DefaultAutoRollback,
+		HookTimeout:  e.opts.HookTimeout,
 	}
 	for _, h := range []struct {
 		key string
@@ -275,13 +276,15 @@ func (e *Engine) group(svc *config.Service, f *config.Function, set *alarmSet) (
 	g.Alarms = alarms
 	for i, tc := range ds.TriggerConfigurations {
 		raw, _ := json.Marshal(tc)
+		// Written as CloudFormation's TriggerConfig (the plugin passes them
+		// through to AWS::CodeDeploy::DeploymentGroup).
 		var t struct {
-			Name   any      `json:"triggerName"`
-			Events []string `json:"triggerEvents"`
-			Target any      `json:"triggerTargetArn"`
+			Name   any      `json:"TriggerName"`
+			Events []string `json:"TriggerEvents"`
+			Target any      `json:"TargetTriggerArn"`
 		}
 		if err := json.Unmarshal(raw, &t); err != nil {
-			return nil, svc.Diag(config.SeverityError, fmt.Sprintf("%s.%d", svc.SettingPath(f, "triggerConfigurations"), i), "a trigger configuration must have triggerName, triggerEvents and triggerTargetArn", "")
+			return nil, svc.Diag(config.SeverityError, fmt.Sprintf("%s.%d", svc.SettingPath(f, "triggerConfigurations"), i), "a trigger configuration must have TriggerName, TriggerEvents and TargetTriggerArn", "")
 		}
 		g.Triggers = append(g.Triggers, deploy.Trigger{Name: fmt.Sprint(t.Name), Events: t.Events, Target: plainOrJSON(t.Target)})
 	}
