@@ -126,6 +126,26 @@ func TestSnapshotSkipsStateAndBuildDirectories(t *testing.T) {
 	}
 }
 
+func TestSnapshotFollowsSymlinksAndSurvivesCycles(t *testing.T) {
+	f := newFixture(t)
+	shared := t.TempDir() // e.g. a node_modules linked in from elsewhere
+	os.MkdirAll(filepath.Join(shared, "aws-sdk"), 0o755)
+	os.WriteFile(filepath.Join(shared, "aws-sdk", "index.js"), []byte("module.exports = {}"), 0o644)
+	if err := os.Symlink(shared, filepath.Join(f.src, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(f.src, filepath.Join(f.src, "loop")); err != nil { // a link back to the root
+		t.Fatal(err)
+	}
+	v1, _ := f.publish(cfg)
+	if _, err := os.Stat(filepath.Join(v1.CodeDir, "node_modules", "aws-sdk", "index.js")); err != nil {
+		t.Fatalf("a linked directory is missing from the snapshot: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(v1.CodeDir, "loop")); !os.IsNotExist(err) {
+		t.Fatalf("a link cycle was followed into the snapshot: %v", err)
+	}
+}
+
 func TestAliasRules(t *testing.T) {
 	f := newFixture(t)
 	f.publish(cfg)

@@ -54,21 +54,7 @@ func (c *codeStore) snapshot(srcDir string) (tree, error) {
 	}
 	var entries []treeEntry
 	var fresh []store.FileHashRecord
-	err = filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != srcDir && (skipDirs[d.Name()] || path == absStore) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		info, err := os.Stat(path) // follows symlinks: the code is what they point at
-		if err != nil || !info.Mode().IsRegular() {
-			return nil // dangling links, sockets, …: not code
-		}
-		rel, _ := filepath.Rel(srcDir, path)
+	err = walkCode(srcDir, func(path, rel string, info fs.FileInfo) error {
 		exec := info.Mode()&0o111 != 0
 		suffix := ""
 		if exec {
@@ -87,9 +73,9 @@ func (c *codeStore) snapshot(srcDir string) (tree, error) {
 			}
 			fresh = append(fresh, store.FileHashRecord{Path: path, Size: info.Size(), MtimeNS: mtime, SHA256: sum})
 		}
-		entries = append(entries, treeEntry{rel: filepath.ToSlash(rel), exec: exec, blob: sum + suffix})
+		entries = append(entries, treeEntry{rel: rel, exec: exec, blob: sum + suffix})
 		return nil
-	})
+	}, absStore)
 	if err != nil {
 		return tree{}, err
 	}
@@ -135,6 +121,60 @@ func (c *codeStore) snapshot(srcDir string) (tree, error) {
 		}
 	}
 	return t, nil
+}
+
+// walkCode calls fn for every regular file below root, with its path
+// relative to root. Symbolic links are followed, to files and directories
+// alike (a linked node_modules is code too, and the framework packages
+// what links point at), each real directory at most once per branch so a
+// link cycle ends. Version control, build output and sluice's own state
+// (skipDirs, and the code store at storeDir) are left out.
+func walkCode(root string, fn func(path, rel string, info fs.FileInfo) error, storeDir string) error {
+	if real, err := filepath.EvalSymlinks(storeDir); err == nil {
+		storeDir = real
+	}
+	var walk func(dir, rel string, ancestors map[string]bool) error
+	walk = func(dir, rel string, ancestors map[string]bool) error {
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return err
+		}
+		if ancestors[real] || real == storeDir {
+			return nil // a link back up the tree, or the store itself
+		}
+		ancestors[real] = true
+		defer delete(ancestors, real)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			path := filepath.Join(dir, e.Name())
+			childRel := e.Name()
+			if rel != "" {
+				childRel = rel + "/" + e.Name()
+			}
+			info, err := os.Stat(path) // follows links
+			if err != nil {
+				continue // a dangling link is not code
+			}
+			switch {
+			case info.IsDir():
+				if skipDirs[e.Name()] {
+					continue
+				}
+				if err := walk(path, childRel, ancestors); err != nil {
+					return err
+				}
+			case info.Mode().IsRegular():
+				if err := fn(path, childRel, info); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(root, "", map[string]bool{})
 }
 
 // storeBlob copies path into the blob store, hashing what it copies (so the
