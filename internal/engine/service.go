@@ -73,13 +73,19 @@ func (e *Engine) apply(svc *config.Service, old *config.Service) (*plan, error) 
 		}
 	}
 
+	// One snapshot of the service directory for every function: the
+	// framework packages one artifact for them all.
+	code, err := e.registry.Snapshot(svc.Dir)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, f := range svc.Functions {
 		if f.Image != "" {
 			p.skipped = append(p.skipped, fmt.Sprintf("%s: a container image function (image: %s) is not run locally", f.Key, f.Image))
 			continue
 		}
-		pub, err := e.publish(svc, f, gradualStage)
+		pub, err := e.publish(svc, f, code, gradualStage)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -159,7 +165,7 @@ func (e *Engine) apply(svc *config.Service, old *config.Service) (*plan, error) 
 
 // publish publishes f's code and configuration (reusing the latest version
 // when nothing changed), creates its alias if missing, and readies its pool.
-func (e *Engine) publish(svc *config.Service, f *config.Function, gradualStage bool) (Published, error) {
+func (e *Engine) publish(svc *config.Service, f *config.Function, code registry.Code, gradualStage bool) (Published, error) {
 	pub := Published{Key: f.Key, Function: f.Name}
 	if fn := e.registry.Function(f.Name); fn != nil {
 		if v := fn.LatestVersion(); v != nil {
@@ -167,7 +173,7 @@ func (e *Engine) publish(svc *config.Service, f *config.Function, gradualStage b
 		}
 	}
 	cfg := registry.Config{Runtime: f.Runtime, Handler: f.Handler, Environment: f.Environment, Timeout: f.Timeout, MemorySize: f.MemorySize}
-	v, created, err := e.registry.Publish(f.Name, cfg, svc.Dir, "")
+	v, created, err := e.registry.PublishCode(f.Name, cfg, code, "")
 	if err != nil {
 		return pub, fmt.Errorf("%s: publish %s: %w", svc.Pos("functions."+f.Key), f.Key, err)
 	}

@@ -224,15 +224,38 @@ func (r *Registry) Functions() []*Function {
 	return out
 }
 
-// Publish publishes the code in srcDir with cfg as a new version of the
-// function, creating the function on its first publish. Publishing code and
+// Code is an immutable snapshot of a service directory: what every function
+// of the service runs (the framework packages one artifact for them all).
+type Code struct {
+	SHA256 string
+	Dir    string
+}
+
+// Snapshot stores srcDir's current content as Code. Snapshot once and
+// publish it for each function, rather than snapshotting per function.
+func (r *Registry) Snapshot(srcDir string) (Code, error) {
+	t, err := r.code.snapshot(srcDir)
+	if err != nil {
+		return Code{}, fmt.Errorf("snapshot %s: %w", srcDir, err)
+	}
+	return Code{SHA256: t.sha, Dir: t.dir}, nil
+}
+
+// Publish snapshots srcDir and publishes it with cfg (see PublishCode).
+func (r *Registry) Publish(function string, cfg Config, srcDir, description string) (v *Version, created bool, err error) {
+	code, err := r.Snapshot(srcDir)
+	if err != nil {
+		return nil, false, err
+	}
+	return r.PublishCode(function, cfg, code, description)
+}
+
+// PublishCode publishes code with cfg as a new version of the function,
+// creating the function on its first publish. Publishing code and
 // configuration identical to the latest version returns that version and
 // created=false, as Lambda's PublishVersion does.
-func (r *Registry) Publish(function string, cfg Config, srcDir, description string) (v *Version, created bool, err error) {
-	tree, err := r.code.snapshot(srcDir)
-	if err != nil {
-		return nil, false, fmt.Errorf("snapshot the code of %s: %w", function, err)
-	}
+func (r *Registry) PublishCode(function string, cfg Config, code Code, description string) (v *Version, created bool, err error) {
+	tree := tree{sha: code.SHA256, dir: code.Dir}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, false, err
