@@ -52,6 +52,8 @@ type Options struct {
 	// reach the function base64-encoded. HTTP APIs encode every body that is
 	// not text, without configuration.
 	BinaryMediaTypes []string
+	// IntegrationTimeout overrides both APIs' integration timeouts (tests).
+	IntegrationTimeout time.Duration
 	// Clock stamps requestTime (default clock.Real()).
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -223,6 +225,9 @@ func (rc *requestCtx) pathParameters() map[string]string {
 
 // invoke runs the route's function, waiting at most the integration timeout.
 func (rc *requestCtx) invoke(payload []byte, limit time.Duration) (res runtime.Result, err error, timedOut bool) {
+	if rc.g.opts.IntegrationTimeout > 0 {
+		limit = rc.g.opts.IntegrationTimeout
+	}
 	req := invoke.Request{Payload: payload}
 	ctx := rc.r.Context()
 	if rc.route.Timeout <= limit {

@@ -319,3 +319,36 @@ func TestRouteTableErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegrationTimeout(t *testing.T) {
+	iv, _ := echoService(t, invoke.Settings{})
+	target, _ := iv.Target("echo", "")
+	// The function may run 1 s; the gateway waits 100 ms, as API Gateway
+	// waits 29 s (REST) or 30 s (HTTP API) for longer-running functions.
+	g := New(Options{IntegrationTimeout: 100 * time.Millisecond})
+	if err := g.SetRoutes([]Route{
+		{Kind: REST, Method: "GET", Path: "/slow", Function: "echo", Target: target, Timeout: time.Second},
+		{Kind: HTTPAPI, Method: "GET", Path: "/slow", Function: "echo", Target: target, Timeout: time.Second},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	for _, c := range []struct {
+		url  string
+		code int
+		body []byte
+	}{{"/dev/slow", 504, msgRESTTimeout}, {"/slow", 503, msgHTTPAPITimeout}} {
+		req, _ := http.NewRequest("GET", srv.URL+c.url, nil)
+		req.Header.Set("X-Sleep", "600")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || string(body) != string(c.body) {
+			t.Errorf("GET %s sleeping past the integration timeout: %d %s, want %d %s", c.url, resp.StatusCode, body, c.code, c.body)
+		}
+	}
+}
