@@ -362,25 +362,42 @@ func TestOrdersExampleDeploysWithItsHook(t *testing.T) {
 			target = p.New
 		}
 	}
-	done := make(chan deploy.Deployment, 100)
-	cancel := e.Deployer().Subscribe(func(d deploy.Deployment) { done <- d })
+	changed := make(chan struct{}, 1)
+	cancel := e.Deployer().Subscribe(func(deploy.Deployment) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	defer cancel()
-	d, err := e.Deployer().Create(deploy.CreateInput{Group: "orders-dev-api", TargetVersion: target})
+	created, err := e.Deployer().Create(deploy.CreateInput{Group: "orders-dev-api", TargetVersion: target})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The deployment is read back from the engine's record on each change:
+	// the values Create returns and first publishes share their lifecycle
+	// events with the running deployment.
+	var d deploy.Deployment
 	deadline := time.After(30 * time.Second)
 	for {
-		select {
-		case d = <-done:
-		case <-deadline:
-			t.Fatalf("deployment %s stuck: %+v", d.ID, d)
+		if d, err = e.Deployer().Get(created.ID); err != nil {
+			t.Fatal(err)
 		}
 		if d.Status.Done() {
 			break
 		}
-		if ev := current(d); ev == deploy.EventAllowTraffic {
-			fake.Advance(time.Minute) // Linear10PercentEvery1Minute
+		tick := (<-chan time.Time)(nil)
+		if current(d) == deploy.EventAllowTraffic {
+			// Linear10PercentEvery1Minute: move the clock, and look again
+			// after a short tick in case the step's timer was not armed yet.
+			fake.Advance(time.Minute)
+			tick = time.After(20 * time.Millisecond)
+		}
+		select {
+		case <-changed:
+		case <-tick:
+		case <-deadline:
+			t.Fatalf("deployment %s stuck: %+v", d.ID, d)
 		}
 	}
 	if d.Status != deploy.StatusSucceeded {

@@ -174,7 +174,9 @@ func New(opts Options) *Invoker {
 		opts.Logger = slog.Default()
 	}
 	iv := &Invoker{opts: opts, reg: opts.Registry, log: opts.Logger, closing: make(chan struct{})}
+	iv.reapMu.Lock() // reap reads iv.reaper under reapMu: it may fire before this returns
 	iv.reaper = time.AfterFunc(opts.PoolIdleTimeout/2, iv.reap)
+	iv.reapMu.Unlock()
 	return iv
 }
 
