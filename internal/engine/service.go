@@ -57,7 +57,7 @@ type otherEvent struct{ typ, function, path string }
 // apply publishes the service's functions (a new version only where code
 // or configuration changed), creates missing aliases, configures the
 // invoker, alarms and gateway, and (re)starts the schedules.
-func (e *Engine) apply(svc *config.Service, old *config.Service) (*plan, error) {
+func (e *Engine) apply(svc *config.Service) (*plan, error) {
 	p := &plan{}
 	gradualStage := awscfn.GradualStage(svc)
 
@@ -370,7 +370,7 @@ func (e *Engine) Reload() ([]Published, error) {
 	if e.closed {
 		return nil, errors.New("the engine is shutting down")
 	}
-	p, err := e.apply(svc, e.svc)
+	p, err := e.apply(svc)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -205,6 +206,7 @@ type requestCtx struct {
 	body  []byte
 	id    string
 	now   time.Time
+	buf   *bytes.Buffer // the encoded event's pooled buffer
 }
 
 func (rc *requestCtx) pathParameters() map[string]string {
