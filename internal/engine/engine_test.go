@@ -160,6 +160,12 @@ func TestServeRoutesEveryRuntimeThroughTheGateway(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "go says HI" {
 		t.Fatalf("POST /go (provided.al2023, aws-lambda-go): %d %s", resp.StatusCode, body)
 	}
+	preflight, _ := http.NewRequest("OPTIONS", e.GatewayURL()+"/hello", nil)
+	preflight.Header.Set("Origin", "http://localhost:8080")
+	preflight.Header.Set("Access-Control-Request-Method", "GET")
+	if resp, err := http.DefaultClient.Do(preflight); err != nil || resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("preflight with provider.httpApi.cors: true: %v %v", err, resp)
+	}
 	info, err := ReadInfo(e.StateDir())
 	if err != nil || info.Gateway != e.GatewayURL() || info.API != e.APIURL() || info.PID != os.Getpid() {
 		t.Fatalf("engine file: %+v, %v", info, err)

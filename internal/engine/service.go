@@ -452,6 +452,42 @@ func describeRouting(rt *registry.Routing) string {
 	return s
 }
 
+// httpAPICORS is provider.httpApi.cors: true for the framework's defaults,
+// or an object overriding them.
+func httpAPICORS(svc *config.Service) *gateway.CORS {
+	provider, _ := svc.Raw["provider"].(map[string]any)
+	httpAPI, _ := provider["httpApi"].(map[string]any)
+	c := gateway.DefaultHTTPAPICORS
+	switch v := httpAPI["cors"].(type) {
+	case bool:
+		if !v {
+			return nil
+		}
+	case map[string]any:
+		list := func(key string, dst *[]string) {
+			if xs, ok := v[key].([]any); ok {
+				*dst = nil
+				for _, x := range xs {
+					if s, ok := x.(string); ok {
+						*dst = append(*dst, s)
+					}
+				}
+			}
+		}
+		list("allowedOrigins", &c.AllowOrigins)
+		list("allowedHeaders", &c.AllowHeaders)
+		list("allowedMethods", &c.AllowMethods)
+		list("exposedResponseHeaders", &c.ExposeHeaders)
+		c.AllowCredentials, _ = v["allowCredentials"].(bool)
+		if n, ok, _ := rawInt(v, "maxAge", 0, 86400); ok {
+			c.MaxAge = n
+		}
+	default:
+		return nil
+	}
+	return &c
+}
+
 // binaryMediaTypes is provider.apiGateway.binaryMediaTypes.
 func binaryMediaTypes(svc *config.Service) []string {
 	provider, _ := svc.Raw["provider"].(map[string]any)

@@ -53,6 +53,8 @@ type Options struct {
 	// reach the function base64-encoded. HTTP APIs encode every body that is
 	// not text, without configuration.
 	BinaryMediaTypes []string
+	// HTTPAPICORS, when set, is the HTTP API's CORS configuration.
+	HTTPAPICORS *CORS
 	// IntegrationTimeout overrides both APIs' integration timeouts (tests).
 	IntegrationTimeout time.Duration
 	// Clock stamps requestTime (default clock.Real()).
@@ -155,6 +157,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n == nil {
 		kind = HTTPAPI
+		if c := g.opts.HTTPAPICORS; c != nil && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			c.preflight(w, r)
+			return
+		}
 		ps = params{}
 		n = t.httpAPI.match(path, &ps)
 	}

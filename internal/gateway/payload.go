@@ -372,6 +372,9 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	if out.simple {
 		h["Content-Type"] = jsonType
 	}
+	if c := g.opts.HTTPAPICORS; c != nil {
+		c.decorate(h, r)
+	}
 	h["Apigw-Requestid"] = []string{rc.id}
 	writeBody(w, out.StatusCode, out.Body, out.IsBase64Encoded)
 }
