@@ -440,3 +440,44 @@ func TestHandlerOutsideTheServiceIsRefusedAtStart(t *testing.T) {
 		t.Fatalf("a failed start left %s", InfoFile)
 	}
 }
+
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	dir := shopDir(t)
+	e := start(t, dir, nil)
+	type answer struct {
+		code int
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get(e.GatewayURL() + "/hello?sleep=400")
+		if err != nil {
+			done <- answer{0, err}
+			return
+		}
+		resp.Body.Close()
+		done <- answer{resp.StatusCode, nil}
+	}()
+	busy := func() bool {
+		for _, s := range e.Invoker().Stats() {
+			if s.Function == "shop-dev-api" && s.Environments == 1 && s.Idle == 0 && s.Invocations == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !busy() {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the function")
+		}
+		time.Sleep(2 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+	shutdown(t, e)
+	if a := <-done; a.err != nil || a.code != 200 {
+		t.Fatalf("request in flight during shutdown: %d %v, want 200", a.code, a.err)
+	}
+	if _, err := http.Get(e.GatewayURL() + "/hello"); err == nil {
+		t.Fatal("the gateway still accepts requests after shutdown")
+	}
+}
