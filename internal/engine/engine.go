@@ -186,9 +186,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.invoker.Close(ctx)
 	})
 	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
-		BinaryMediaTypes: binaryMediaTypes(svc), Clock: e.clock, Logger: e.log})
+		BinaryMediaTypes: binaryMediaTypes(svc), HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
 
-	plan, err := e.apply(svc, nil)
+	plan, err := e.apply(svc)
 	if err != nil {
 		return nil, err
 	}

@@ -161,6 +161,12 @@ func TestServeRoutesEveryRuntimeThroughTheGateway(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "go says HI" {
 		t.Fatalf("POST /go (provided.al2023, aws-lambda-go): %d %s", resp.StatusCode, body)
 	}
+	preflight, _ := http.NewRequest("OPTIONS", e.GatewayURL()+"/hello", nil)
+	preflight.Header.Set("Origin", "http://localhost:8080")
+	preflight.Header.Set("Access-Control-Request-Method", "GET")
+	if resp, err := http.DefaultClient.Do(preflight); err != nil || resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("preflight with provider.httpApi.cors: true: %v %v", err, resp)
+	}
 	info, err := control.ReadInfo(e.StateDir())
 	if err != nil || info.GatewayURL != e.GatewayURL() || info.APIURL != e.APIURL() || info.PID != os.Getpid() {
 		t.Fatalf("engine file: %+v, %v", info, err)
@@ -363,25 +369,42 @@ func TestOrdersExampleDeploysWithItsHook(t *testing.T) {
 			target = p.New
 		}
 	}
-	done := make(chan deploy.Deployment, 100)
-	cancel := e.Deployer().Subscribe(func(d deploy.Deployment) { done <- d })
+	changed := make(chan struct{}, 1)
+	cancel := e.Deployer().Subscribe(func(deploy.Deployment) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	defer cancel()
-	d, err := e.Deployer().Create(deploy.CreateInput{Group: "orders-dev-api", TargetVersion: target})
+	created, err := e.Deployer().Create(deploy.CreateInput{Group: "orders-dev-api", TargetVersion: target})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The deployment is read back from the engine's record on each change:
+	// the values Create returns and first publishes share their lifecycle
+	// events with the running deployment.
+	var d deploy.Deployment
 	deadline := time.After(30 * time.Second)
 	for {
-		select {
-		case d = <-done:
-		case <-deadline:
-			t.Fatalf("deployment %s stuck: %+v", d.ID, d)
+		if d, err = e.Deployer().Get(created.ID); err != nil {
+			t.Fatal(err)
 		}
 		if d.Status.Done() {
 			break
 		}
-		if ev := current(d); ev == deploy.EventAllowTraffic {
-			fake.Advance(time.Minute) // Linear10PercentEvery1Minute
+		tick := (<-chan time.Time)(nil)
+		if current(d) == deploy.EventAllowTraffic {
+			// Linear10PercentEvery1Minute: move the clock, and look again
+			// after a short tick in case the step's timer was not armed yet.
+			fake.Advance(time.Minute)
+			tick = time.After(20 * time.Millisecond)
+		}
+		select {
+		case <-changed:
+		case <-tick:
+		case <-deadline:
+			t.Fatalf("deployment %s stuck: %+v", d.ID, d)
 		}
 	}
 	if d.Status != deploy.StatusSucceeded {
@@ -416,5 +439,46 @@ func TestHandlerOutsideTheServiceIsRefusedAtStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".sluice", control.InfoFile)); !os.IsNotExist(err) {
 		t.Fatalf("a failed start left %s", control.InfoFile)
+	}
+}
+
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	dir := shopDir(t)
+	e := start(t, dir, nil)
+	type answer struct {
+		code int
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get(e.GatewayURL() + "/hello?sleep=400")
+		if err != nil {
+			done <- answer{0, err}
+			return
+		}
+		resp.Body.Close()
+		done <- answer{resp.StatusCode, nil}
+	}()
+	busy := func() bool {
+		for _, s := range e.Invoker().Stats() {
+			if s.Function == "shop-dev-api" && s.Environments == 1 && s.Idle == 0 && s.Invocations == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !busy() {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the function")
+		}
+		time.Sleep(2 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+	shutdown(t, e)
+	if a := <-done; a.err != nil || a.code != 200 {
+		t.Fatalf("request in flight during shutdown: %d %v, want 200", a.code, a.err)
+	}
+	if _, err := http.Get(e.GatewayURL() + "/hello"); err == nil {
+		t.Fatal("the gateway still accepts requests after shutdown")
 	}
 }

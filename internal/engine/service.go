@@ -55,7 +55,7 @@ type otherEvent struct{ typ, function, path string }
 // apply publishes the service's functions (a new version only where code
 // or configuration changed), creates missing aliases, configures the
 // invoker, alarms and gateway, and (re)starts the schedules.
-func (e *Engine) apply(svc *config.Service, old *config.Service) (*plan, error) {
+func (e *Engine) apply(svc *config.Service) (*plan, error) {
 	p := &plan{}
 	gradualStage := awscfn.GradualStage(svc)
 
@@ -377,7 +377,7 @@ func (e *Engine) Reload() ([]Published, error) {
 	if e.closed {
 		return nil, errors.New("the engine is shutting down")
 	}
-	p, err := e.apply(svc, e.svc)
+	p, err := e.apply(svc)
 	if err != nil {
 		return nil, err
 	}
@@ -457,6 +457,42 @@ func describeRouting(rt *registry.Routing) string {
 		s += fmt.Sprintf(" + version %s at %g%%", rt.Additional.Qualifier(), rt.Weight*100)
 	}
 	return s
+}
+
+// httpAPICORS is provider.httpApi.cors: true for the framework's defaults,
+// or an object overriding them.
+func httpAPICORS(svc *config.Service) *gateway.CORS {
+	provider, _ := svc.Raw["provider"].(map[string]any)
+	httpAPI, _ := provider["httpApi"].(map[string]any)
+	c := gateway.DefaultHTTPAPICORS
+	switch v := httpAPI["cors"].(type) {
+	case bool:
+		if !v {
+			return nil
+		}
+	case map[string]any:
+		list := func(key string, dst *[]string) {
+			if xs, ok := v[key].([]any); ok {
+				*dst = nil
+				for _, x := range xs {
+					if s, ok := x.(string); ok {
+						*dst = append(*dst, s)
+					}
+				}
+			}
+		}
+		list("allowedOrigins", &c.AllowOrigins)
+		list("allowedHeaders", &c.AllowHeaders)
+		list("allowedMethods", &c.AllowMethods)
+		list("exposedResponseHeaders", &c.ExposeHeaders)
+		c.AllowCredentials, _ = v["allowCredentials"].(bool)
+		if n, ok, _ := rawInt(v, "maxAge", 0, 86400); ok {
+			c.MaxAge = n
+		}
+	default:
+		return nil
+	}
+	return &c
 }
 
 // binaryMediaTypes is provider.apiGateway.binaryMediaTypes.

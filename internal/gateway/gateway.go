@@ -10,6 +10,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -52,6 +53,10 @@ type Options struct {
 	// reach the function base64-encoded. HTTP APIs encode every body that is
 	// not text, without configuration.
 	BinaryMediaTypes []string
+	// HTTPAPICORS, when set, is the HTTP API's CORS configuration.
+	HTTPAPICORS *CORS
+	// IntegrationTimeout overrides both APIs' integration timeouts (tests).
+	IntegrationTimeout time.Duration
 	// Clock stamps requestTime (default clock.Real()).
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -152,6 +157,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n == nil {
 		kind = HTTPAPI
+		if c := g.opts.HTTPAPICORS; c != nil && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			c.preflight(w, r)
+			return
+		}
 		ps = params{}
 		n = t.httpAPI.match(path, &ps)
 	}
@@ -203,6 +212,7 @@ type requestCtx struct {
 	body  []byte
 	id    string
 	now   time.Time
+	buf   *bytes.Buffer // the encoded event's pooled buffer
 }
 
 func (rc *requestCtx) pathParameters() map[string]string {
@@ -223,6 +233,9 @@ func (rc *requestCtx) pathParameters() map[string]string {
 
 // invoke runs the route's function, waiting at most the integration timeout.
 func (rc *requestCtx) invoke(payload []byte, limit time.Duration) (res runtime.Result, err error, timedOut bool) {
+	if rc.g.opts.IntegrationTimeout > 0 {
+		limit = rc.g.opts.IntegrationTimeout
+	}
 	req := invoke.Request{Payload: payload}
 	ctx := rc.r.Context()
 	if rc.route.Timeout <= limit {

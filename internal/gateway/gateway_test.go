@@ -319,3 +319,82 @@ func TestRouteTableErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegrationTimeout(t *testing.T) {
+	iv, _ := echoService(t, invoke.Settings{})
+	target, _ := iv.Target("echo", "")
+	// The function may run 1 s; the gateway waits 100 ms, as API Gateway
+	// waits 29 s (REST) or 30 s (HTTP API) for longer-running functions.
+	g := New(Options{IntegrationTimeout: 100 * time.Millisecond})
+	if err := g.SetRoutes([]Route{
+		{Kind: REST, Method: "GET", Path: "/slow", Function: "echo", Target: target, Timeout: time.Second},
+		{Kind: HTTPAPI, Method: "GET", Path: "/slow", Function: "echo", Target: target, Timeout: time.Second},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	for _, c := range []struct {
+		url  string
+		code int
+		body []byte
+	}{{"/dev/slow", 504, msgRESTTimeout}, {"/slow", 503, msgHTTPAPITimeout}} {
+		req, _ := http.NewRequest("GET", srv.URL+c.url, nil)
+		req.Header.Set("X-Sleep", "600")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || string(body) != string(c.body) {
+			t.Errorf("GET %s sleeping past the integration timeout: %d %s, want %d %s", c.url, resp.StatusCode, body, c.code, c.body)
+		}
+	}
+}
+
+func TestHTTPAPICORS(t *testing.T) {
+	iv, _ := echoService(t, invoke.Settings{})
+	cors := DefaultHTTPAPICORS
+	cors.AllowOrigins = []string{"https://shop.example"}
+	cors.ExposeHeaders = []string{"X-Total"}
+	g := New(Options{HTTPAPICORS: &cors})
+	if err := g.SetRoutes(testRoutes(t, iv)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	do := func(method, path, origin, reqMethod string) *http.Response {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if reqMethod != "" {
+			req.Header.Set("Access-Control-Request-Method", reqMethod)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// Preflight of any HTTP API path, answered by the gateway itself.
+	resp := do("OPTIONS", "/items/1", "https://shop.example", "GET")
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "GET") || resp.Header.Get("Access-Control-Allow-Headers") == "" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("OPTIONS", "/items/1", "https://evil.example", "GET"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin was allowed: %v", resp.Header)
+	}
+	// The function's response gets the headers.
+	resp = do("GET", "/items/1", "https://shop.example", "")
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || resp.Header.Get("Access-Control-Expose-Headers") != "X-Total" {
+		t.Fatalf("cross-origin GET: %d %v", resp.StatusCode, resp.Header)
+	}
+	// REST routes are not affected: their CORS is the function's business.
+	if resp := do("GET", "/dev/orders/1", "https://shop.example", ""); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("REST route got HTTP API CORS headers: %v", resp.Header)
+	}
+}

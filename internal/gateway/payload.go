@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -82,12 +84,13 @@ func (g *Gateway) serveREST(w http.ResponseWriter, rc *requestCtx) {
 		b := encodeBody(rc.body, full.IsBase64Encoded)
 		full.Body = &b
 	}
-	payload, err := json.Marshal(&full)
+	payload, err := rc.encode(&full)
 	if err != nil {
 		rc.invokeError(w, err, msgRESTError)
 		return
 	}
 	res, err, timedOut := rc.invoke(payload, RESTIntegrationTimeout)
+	rc.release(timedOut)
 	switch {
 	case timedOut:
 		writeFixed(w, http.StatusGatewayTimeout, msgRESTTimeout)
@@ -231,20 +234,45 @@ func scalar(v any) (string, error) {
 }
 
 func writeBody(w http.ResponseWriter, status int, body string, b64 bool) {
-	var data []byte
 	if b64 {
-		d, err := base64.StdEncoding.DecodeString(body)
+		data, err := base64.StdEncoding.DecodeString(body)
 		if err != nil {
 			writeFixed(w, http.StatusBadGateway, msgRESTError)
 			return
 		}
-		data = d
-	} else {
-		data = []byte(body)
+		w.Header()["Content-Length"] = []string{strconv.Itoa(len(data))}
+		w.WriteHeader(status)
+		_, _ = w.Write(data)
+		return
 	}
-	w.Header()["Content-Length"] = []string{strconv.Itoa(len(data))}
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	_, _ = w.Write(data)
+	_, _ = io.WriteString(w, body)
+}
+
+// eventBuffers hold encoded events between requests: an event is the
+// largest thing a request allocates.
+var eventBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// encode writes the event into a pooled buffer; release returns it.
+func (rc *requestCtx) encode(ev any) ([]byte, error) {
+	buf := eventBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	rc.buf = buf
+	if err := json.NewEncoder(buf).Encode(ev); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // Encode ends with a newline
+}
+
+// release returns the event buffer, unless the invocation may still be
+// reading it (the gateway stopped waiting at the integration timeout).
+func (rc *requestCtx) release(inUse bool) {
+	if rc.buf != nil && !inUse && rc.buf.Cap() <= 64<<10 {
+		eventBuffers.Put(rc.buf)
+	}
+	rc.buf = nil
 }
 
 // serveHTTPAPI serves an HTTP API route: payload format 2.0.
@@ -310,12 +338,13 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 		ev.IsBase64Encoded = !isText(r.Header.Get("Content-Type"))
 		ev.Body = encodeBody(rc.body, ev.IsBase64Encoded)
 	}
-	payload, err := json.Marshal(&ev)
+	payload, err := rc.encode(&ev)
 	if err != nil {
 		rc.invokeError(w, err, msgHTTPAPIError)
 		return
 	}
 	res, err, timedOut := rc.invoke(payload, HTTPAPIIntegrationTimeout)
+	rc.release(timedOut)
 	switch {
 	case timedOut:
 		writeFixed(w, http.StatusServiceUnavailable, msgHTTPAPITimeout)
@@ -342,6 +371,9 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	}
 	if out.simple {
 		h["Content-Type"] = jsonType
+	}
+	if c := g.opts.HTTPAPICORS; c != nil {
+		c.decorate(h, r)
 	}
 	h["Apigw-Requestid"] = []string{rc.id}
 	writeBody(w, out.StatusCode, out.Body, out.IsBase64Encoded)

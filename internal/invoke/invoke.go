@@ -174,7 +174,9 @@ func New(opts Options) *Invoker {
 		opts.Logger = slog.Default()
 	}
 	iv := &Invoker{opts: opts, reg: opts.Registry, log: opts.Logger, closing: make(chan struct{})}
+	iv.reapMu.Lock() // reap reads iv.reaper under reapMu: it may fire before this returns
 	iv.reaper = time.AfterFunc(opts.PoolIdleTimeout/2, iv.reap)
+	iv.reapMu.Unlock()
 	return iv
 }
 
@@ -218,21 +220,14 @@ func (iv *Invoker) Target(function, qualifier string) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{iv: iv, fn: fn, qualifier: qualifier, alias: alias}
-	switch {
-	case alias != nil:
-	case qualifier == "":
-		t.arn = iv.ARN(function, "")
-	case qualifier == registry.Latest:
+	t := &Target{iv: iv, fn: fn, qualifier: qualifier, alias: alias, arn: iv.ARN(function, qualifier)}
+	if qualifier != "" {
+		// Lambda's Resource dimension: the alias or version invoked.
 		t.resource = function + ":" + qualifier
-		t.arn = iv.ARN(function, qualifier)
-	default:
+	}
+	if alias == nil && qualifier != "" && qualifier != registry.Latest {
 		rt, _, _ := fn.Resolve(qualifier) // a version number: fixed for ever
 		t.version = rt.Version
-	}
-	if t.resource == "" && qualifier != "" {
-		t.resource = function + ":" + qualifier
-		t.arn = iv.ARN(function, qualifier)
 	}
 	actual, _ := iv.targets.LoadOrStore(key, t)
 	return actual.(*Target), nil

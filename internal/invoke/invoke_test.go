@@ -43,7 +43,7 @@ type fixture struct {
 	src     string
 }
 
-func newFixture(t *testing.T, clk clock.Clock, opts Options) *fixture {
+func newFixture(t testing.TB, clk clock.Clock, opts Options) *fixture {
 	t.Helper()
 	state := t.TempDir()
 	db, err := store.Open(state)
@@ -82,7 +82,7 @@ func newFixture(t *testing.T, clk clock.Clock, opts Options) *fixture {
 
 // publish publishes testdata/fn as a new version of fn (the description
 // changes the config hash: each call makes a new version).
-func (f *fixture) publish(t *testing.T, env map[string]string) *registry.Version {
+func (f *fixture) publish(t testing.TB, env map[string]string) *registry.Version {
 	t.Helper()
 	cfg := registry.Config{Runtime: "nodejs20.x", Handler: "handler.handler", Timeout: 10 * time.Second, MemorySize: 128, Environment: env}
 	if env == nil {

@@ -4,6 +4,7 @@ const RELEASE = 'one';
 exports.handler = async (event) => {
   const q = event.queryStringParameters || {};
   if (q.fail) throw new Error('asked to fail');
+  if (q.sleep) await new Promise((r) => setTimeout(r, Number(q.sleep)));
   return {
     statusCode: 200,
     headers: { 'content-type': 'application/json' },
