@@ -20,6 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/sluice-dev/sluice/internal/alarm"
 	"github.com/sluice-dev/sluice/internal/awsapi"
 	"github.com/sluice-dev/sluice/internal/clock"
@@ -209,6 +212,10 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix, &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
+	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
+	promRegistry := prometheus.NewRegistry()
+	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
+	e.api.Handle("/metrics", promhttp.HandlerFor(promRegistry, promhttp.HandlerOpts{}))
 	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
 	e.apiSrv = &http.Server{Handler: apiHandler{codeDeploy: codeDeploy, mux: e.api}, ReadHeaderTimeout: 10 * time.Second}
 	e.serve(e.gatewaySrv, gatewayLn)

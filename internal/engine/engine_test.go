@@ -167,6 +167,15 @@ func TestServeRoutesEveryRuntimeThroughTheGateway(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(preflight); err != nil || resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("preflight with provider.httpApi.cors: true: %v %v", err, resp)
 	}
+	resp, err = http.Get(e.APIURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(prom), `aws_lambda_duration_count{executed_version="",function_name="shop-dev-gofn",resource=""} 1`) {
+		t.Fatalf("GET /metrics lacks the go function's invocations:\n%.2000s", prom)
+	}
 	info, err := control.ReadInfo(e.StateDir())
 	if err != nil || info.GatewayURL != e.GatewayURL() || info.APIURL != e.APIURL() || info.PID != os.Getpid() {
 		t.Fatalf("engine file: %+v, %v", info, err)
