@@ -143,11 +143,22 @@ alias: Live`, nil))
 	// And when the engine starts again, the deployment is settled: failed,
 	// rolled back, and v1 serves everything
 	second := startServe(t, bin, dir)
-	d, err := control.ReadHistory(filepath.Join(dir, ".sluice"), "")
+	hist, err = control.ReadHistory(filepath.Join(dir, ".sluice"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := d[0]
+	var got deploy.Deployment
+	for _, d := range hist {
+		if d.ID == id {
+			got = d
+		}
+		if d.CreateTime.Before(hist[0].CreateTime) {
+			t.Fatalf("history is not in time order after the restart: %v before %v", d.CreateTime, hist[0].CreateTime)
+		}
+	}
+	if len(hist) != 2 || !hist[1].CreateTime.After(hist[0].CreateTime) {
+		t.Fatalf("after restart the history should be the deployment then its rollback, in time order: %+v", hist)
+	}
 	if got.Status != deploy.StatusFailed || got.ErrorInformation == nil || got.ErrorInformation.Code != deploy.ErrInternalError || !got.RolledBack() {
 		t.Fatalf("after restart: %s %+v rollback %+v\n%s", got.Status, got.ErrorInformation, got.RollbackInfo, second.out)
 	}

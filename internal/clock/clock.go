@@ -36,12 +36,21 @@ func Real() Clock { return Scaled(1) }
 // Scaled returns a clock that runs `scale` times faster than the wall clock,
 // starting from the wall clock's current time: with scale 60 one real second
 // is one clock minute. A scale ≤ 0 means 1.
-func Scaled(scale float64) Clock {
+func Scaled(scale float64) Clock { return ScaledFrom(scale, time.Time{}) }
+
+// ScaledFrom is Scaled, starting from start when start is later than the
+// wall clock. An engine restarted on saved state resumes its clock where the
+// last run's (faster) clock left off, so recorded times never go backwards.
+func ScaledFrom(scale float64, start time.Time) Clock {
 	if scale <= 0 {
 		scale = 1
 	}
 	now := time.Now()
-	return &scaled{scale: scale, origin: now, wallOrigin: now}
+	origin := now
+	if start.After(now) {
+		origin = start
+	}
+	return &scaled{scale: scale, origin: origin, wallOrigin: now}
 }
 
 type scaled struct {
@@ -51,7 +60,7 @@ type scaled struct {
 }
 
 func (c *scaled) Now() time.Time {
-	if c.scale == 1 {
+	if c.scale == 1 && c.origin.Equal(c.wallOrigin) {
 		return time.Now()
 	}
 	elapsed := time.Since(c.wallOrigin)

@@ -86,3 +86,15 @@ func TestScaledRunsFaster(t *testing.T) {
 		t.Fatal("Scale reports the wrong factor")
 	}
 }
+
+func TestScaledFromResumesLaterTime(t *testing.T) {
+	ahead := time.Now().Add(time.Hour)
+	c := ScaledFrom(60, ahead)
+	if now := c.Now(); now.Before(ahead) {
+		t.Fatalf("clock reads %v, before the %v it resumed from", now, ahead)
+	}
+	past := time.Now().Add(-time.Hour)
+	if now := ScaledFrom(1, past).Now(); now.Before(time.Now().Add(-time.Minute)) {
+		t.Fatalf("a start in the past moved the clock back to %v", now)
+	}
+}

@@ -119,10 +119,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	if opts.Host == "" {
 		opts.Host = DefaultHost
 	}
-	if opts.Clock == nil {
-		opts.Clock = clock.Scaled(opts.TimeScale)
-	}
-	e := &Engine{opts: opts, clock: opts.Clock, log: opts.Logger}
+	e := &Engine{opts: opts, log: opts.Logger}
 	svc, err := e.load()
 	if err != nil {
 		return nil, err
@@ -150,6 +147,16 @@ func Start(opts Options) (_ *Engine, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { e.db.Close() })
+	if e.clock = opts.Clock; e.clock == nil {
+		// A scaled clock runs ahead of the wall clock; resume from the last
+		// run's time so recorded times never go backwards across restarts.
+		latest, err := e.db.Latest()
+		if err != nil {
+			return nil, fmt.Errorf("read the state's latest time: %w", err)
+		}
+		e.clock = clock.ScaledFrom(opts.TimeScale, latest)
+	}
+	e.opts.Clock = e.clock
 	if e.registry, err = registry.Open(e.db, e.clock, filepath.Join(e.stateDir, "code")); err != nil {
 		return nil, fmt.Errorf("open the registry in %s: %w", e.stateDir, err)
 	}

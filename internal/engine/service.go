@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/gateway"
 	"github.com/sluice-dev/sluice/internal/invoke"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/runtime"
 	"github.com/sluice-dev/sluice/internal/schedule"
 )
 
@@ -325,7 +326,7 @@ func (e *Engine) schedulePayload(input any, rule, region string) (func(time.Time
 	return func(at time.Time) []byte {
 		b, _ := json.Marshal(events.CloudWatchEvent{
 			Version:    "0",
-			ID:         invoke.NewRequestID(),
+			ID:         runtime.NewRequestID(),
 			DetailType: "Scheduled Event",
 			Source:     "aws.events",
 			AccountID:  config.LocalAccountID,

@@ -13,12 +13,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -194,7 +191,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rc := requestCtx{g: g, r: r, route: route, node: n, ps: &ps, body: body, id: newID(), now: g.clock.Now()}
+	rc := requestCtx{g: g, r: r, route: route, node: n, ps: &ps, body: body, id: runtime.NewRequestID(), now: g.clock.Now()}
 	if kind == REST {
 		g.serveREST(w, &rc)
 	} else {
@@ -377,27 +374,6 @@ func encodeBody(body []byte, b64 bool) string {
 		return base64.StdEncoding.EncodeToString(body)
 	}
 	return string(body)
-}
-
-// newID is a request id shaped like a UUID; it needs to be unique, not
-// unguessable, so it comes from the per-thread generator.
-func newID() string {
-	var u [16]byte
-	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
 }
 
 func unescape(s string) (string, error) {

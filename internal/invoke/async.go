@@ -2,8 +2,6 @@ package invoke
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -62,7 +60,7 @@ func (t *Target) InvokeAsync(req Request, done func(Outcome)) (requestID string,
 		return "", err
 	}
 	if req.RequestID == "" {
-		req.RequestID = NewRequestID()
+		req.RequestID = runtime.NewRequestID()
 	}
 	iv.async.Add(1)
 	go func() {
@@ -167,25 +165,6 @@ func (iv *Invoker) InvokeHook(function string, payload []byte, done func(error))
 	if err != nil {
 		go done(fmt.Errorf("invoke hook %s: %w", function, err))
 	}
-}
-
-// NewRequestID returns a random UUID, the shape of Lambda's request ids.
-func NewRequestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
 }
 
 func sortStats(s []VersionStats) {

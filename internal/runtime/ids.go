@@ -11,8 +11,9 @@ import (
 // Request and trace ids only need to be unique, not unguessable, so they
 // come from math/rand/v2's per-thread generator: no lock, no syscall.
 
-// newRequestID returns a random UUID (version 4), the shape of Lambda's request ids.
-func newRequestID() string {
+// NewRequestID returns a random UUID (version 4), the shape of Lambda's
+// request ids (and of API Gateway's). It is the one generator sluice uses.
+func NewRequestID() string {
 	var u [16]byte
 	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())

@@ -266,7 +266,7 @@ func (p *Pool) Invoke(ctx context.Context, inv Invocation) (Result, error) {
 	p.invocations.Add(1)
 
 	if inv.RequestID == "" {
-		inv.RequestID = newRequestID()
+		inv.RequestID = NewRequestID()
 	}
 	if inv.TraceID == "" {
 		inv.TraceID = newTraceID(p.clock.Now())

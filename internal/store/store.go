@@ -370,3 +370,18 @@ type FileHashRecord struct {
 	MtimeNS int64
 	SHA256  string
 }
+
+// Latest is the latest time recorded in any table (zero for an empty
+// store): a restarted engine's clock resumes from it.
+func (s *DB) Latest() (time.Time, error) {
+	var latest sql.NullInt64
+	err := s.db.QueryRow(`SELECT MAX(t) FROM (
+		SELECT MAX(created_at) AS t FROM versions UNION ALL
+		SELECT MAX(updated_at) FROM aliases UNION ALL
+		SELECT MAX(updated_at) FROM deployments UNION ALL
+		SELECT MAX(updated_at) FROM alarm_states)`).Scan(&latest)
+	if err != nil || !latest.Valid {
+		return time.Time{}, err
+	}
+	return fromMS(latest.Int64), nil
+}
