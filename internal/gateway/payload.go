@@ -11,8 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sluice-dev/sluice/internal/runtime"
 )
 
 var urlPathUnescape = url.PathUnescape
@@ -84,22 +87,8 @@ func (g *Gateway) serveREST(w http.ResponseWriter, rc *requestCtx) {
 		b := encodeBody(rc.body, full.IsBase64Encoded)
 		full.Body = &b
 	}
-	payload, err := rc.encode(&full)
-	if err != nil {
-		rc.invokeError(w, err, msgRESTError)
-		return
-	}
-	res, err, timedOut := rc.invoke(payload, RESTIntegrationTimeout)
-	rc.release(timedOut)
-	switch {
-	case timedOut:
-		writeFixed(w, http.StatusGatewayTimeout, msgRESTTimeout)
-		return
-	case err != nil:
-		rc.invokeError(w, err, msgRESTError)
-		return
-	case res.Failed():
-		writeFixed(w, http.StatusBadGateway, msgRESTError)
+	res, ok := rc.call(w, &full, restIntegration)
+	if !ok {
 		return
 	}
 	var out restResponse
@@ -268,6 +257,44 @@ func (rc *requestCtx) encode(ev any) ([]byte, error) {
 
 // release returns the event buffer, unless the invocation may still be
 // reading it (the gateway stopped waiting at the integration timeout).
+// integration is how an API kind answers when its Lambda integration fails.
+type integration struct {
+	timeout       time.Duration
+	timeoutStatus int
+	timeoutBody   []byte
+	errorStatus   int // a function error or a response that cannot be used
+	errorBody     []byte
+}
+
+var (
+	restIntegration    = integration{RESTIntegrationTimeout, http.StatusGatewayTimeout, msgRESTTimeout, http.StatusBadGateway, msgRESTError}
+	httpAPIIntegration = integration{HTTPAPIIntegrationTimeout, http.StatusServiceUnavailable, msgHTTPAPITimeout, http.StatusInternalServerError, msgHTTPAPIError}
+)
+
+// call encodes the event, invokes the function and, when the integration
+// failed, answers as that API kind does; ok tells the caller to go on and
+// map the function's response.
+func (rc *requestCtx) call(w http.ResponseWriter, event any, in integration) (res runtime.Result, ok bool) {
+	payload, err := rc.encode(event)
+	if err != nil {
+		rc.invokeError(w, err, in.errorBody)
+		return res, false
+	}
+	res, err, timedOut := rc.invoke(payload, in.timeout)
+	rc.release(timedOut)
+	switch {
+	case timedOut:
+		writeFixed(w, in.timeoutStatus, in.timeoutBody)
+	case err != nil:
+		rc.invokeError(w, err, in.errorBody)
+	case res.Failed():
+		writeFixed(w, in.errorStatus, in.errorBody)
+	default:
+		return res, true
+	}
+	return res, false
+}
+
 func (rc *requestCtx) release(inUse bool) {
 	if rc.buf != nil && !inUse && rc.buf.Cap() <= 64<<10 {
 		eventBuffers.Put(rc.buf)
@@ -338,22 +365,8 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 		ev.IsBase64Encoded = !isText(r.Header.Get("Content-Type"))
 		ev.Body = encodeBody(rc.body, ev.IsBase64Encoded)
 	}
-	payload, err := rc.encode(&ev)
-	if err != nil {
-		rc.invokeError(w, err, msgHTTPAPIError)
-		return
-	}
-	res, err, timedOut := rc.invoke(payload, HTTPAPIIntegrationTimeout)
-	rc.release(timedOut)
-	switch {
-	case timedOut:
-		writeFixed(w, http.StatusServiceUnavailable, msgHTTPAPITimeout)
-		return
-	case err != nil:
-		rc.invokeError(w, err, msgHTTPAPIError)
-		return
-	case res.Failed():
-		writeFixed(w, http.StatusInternalServerError, msgHTTPAPIError)
+	res, ok := rc.call(w, &ev, httpAPIIntegration)
+	if !ok {
 		return
 	}
 	var out v2Response
