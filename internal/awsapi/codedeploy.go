@@ -181,19 +181,29 @@ func infoOf(d deploy.Deployment) deploymentInfo {
 	return info
 }
 
-func (c *CodeDeploy) getDeployment(r *http.Request) (any, error) {
+// oneDeployment reads the input of the calls that name one deployment, and
+// the deployment it names.
+func (c *CodeDeploy) oneDeployment(r *http.Request) (d deploy.Deployment, targetID string, err error) {
 	var in struct {
 		DeploymentID string `json:"deploymentId"`
+		TargetID     string `json:"targetId"`
 	}
 	if err := readJSON(r, &in); err != nil {
-		return nil, err
+		return d, "", err
 	}
 	if err := required("deploymentId", in.DeploymentID); err != nil {
-		return nil, err
+		return d, "", err
 	}
-	d, err := c.Engine.Get(in.DeploymentID)
+	if d, err = c.Engine.Get(in.DeploymentID); err != nil {
+		return d, "", deployError(err)
+	}
+	return d, in.TargetID, nil
+}
+
+func (c *CodeDeploy) getDeployment(r *http.Request) (any, error) {
+	d, _, err := c.oneDeployment(r)
 	if err != nil {
-		return nil, deployError(err)
+		return nil, err
 	}
 	return map[string]any{"deploymentInfo": infoOf(d)}, nil
 }
@@ -381,18 +391,11 @@ func parseAppSpec(content string, g *deploy.Group) (deploy.CreateInput, error) {
 }
 
 func (c *CodeDeploy) getDeploymentTarget(r *http.Request) (any, error) {
-	var in struct {
-		DeploymentID string `json:"deploymentId"`
-		TargetID     string `json:"targetId"`
-	}
-	if err := readJSON(r, &in); err != nil {
+	d, target, err := c.oneDeployment(r)
+	if err != nil {
 		return nil, err
 	}
-	d, err := c.Engine.Get(in.DeploymentID)
-	if err != nil {
-		return nil, deployError(err)
-	}
-	if in.TargetID != targetID(d) {
+	if target != targetID(d) {
 		return nil, errorf(http.StatusBadRequest, "DeploymentTargetDoesNotExistException", "the deployment's target is "+targetID(d))
 	}
 	events := make([]map[string]any, 0, len(d.LifecycleEvents))
@@ -432,15 +435,9 @@ func targetID(d deploy.Deployment) string {
 }
 
 func (c *CodeDeploy) listDeploymentTargets(r *http.Request) (any, error) {
-	var in struct {
-		DeploymentID string `json:"deploymentId"`
-	}
-	if err := readJSON(r, &in); err != nil {
-		return nil, err
-	}
-	d, err := c.Engine.Get(in.DeploymentID)
+	d, _, err := c.oneDeployment(r)
 	if err != nil {
-		return nil, deployError(err)
+		return nil, err
 	}
 	return map[string]any{"targetIds": []string{targetID(d)}}, nil
 }
