@@ -45,10 +45,7 @@ func copyTree(t *testing.T, src, dst string) {
 // TestServeAndLogsCommands runs the real binary: `sluice serve` on the
 // orders example until SIGINT, then `sluice logs`.
 func TestServeAndLogsCommands(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := sluiceBin // built once by TestMain
 	dir := t.TempDir()
 	copyTree(t, "../../examples/orders", dir)
 
