@@ -144,11 +144,15 @@ func (s *Server) deploy(r *http.Request) (any, error) {
 		switch {
 		case c.Group != "":
 			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion})
-			if err != nil {
+			switch {
+			case errors.Is(err, deploy.ErrNothingToDeploy):
+				// Its alias was created on this very version (the function
+				// just became gradual): it is live, with nothing to shift.
+			case err != nil:
 				c.Error = err.Error()
-				continue
+			default:
+				c.DeploymentID = d.ID
 			}
-			c.DeploymentID = d.ID
 		}
 	}
 	return DeployResult{Changes: changes}, nil

@@ -103,6 +103,19 @@ func New(c Config) *Engine {
 	return e
 }
 
+// SetGroups replaces the deployment groups, for a reloaded configuration.
+// Deployments in progress keep the group they started with, and a group
+// with one in progress stays busy under the same name.
+func (e *Engine) SetGroups(groups []*Group) {
+	m := make(map[string]*Group, len(groups))
+	for _, g := range groups {
+		m[g.Name] = g
+	}
+	e.mu.Lock()
+	e.groups = m
+	e.mu.Unlock()
+}
+
 // Groups returns the deployment groups by name.
 func (e *Engine) Groups() []*Group {
 	e.mu.Lock()

@@ -382,13 +382,7 @@ func (e *Engine) Reload() ([]Published, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range p.published {
-		pub := &p.published[i]
-		if pub.Gradual && e.deployer.Group(pub.Function) == nil {
-			pub.Gradual = false
-			fmt.Fprintf(e.opts.Out, "%s has deploymentSettings now, but deployment groups are read at start: restart sluice serve to deploy it gradually\n", pub.Key)
-		}
-	}
+	e.deployer.SetGroups(p.groups)
 	e.svc = svc
 	return p.published, nil
 }
