@@ -139,38 +139,24 @@ func (o *restResponse) decode(payload []byte) error {
 		return nil
 	}
 	var loose struct {
-		StatusCode        any              `json:"statusCode"`
-		Headers           map[string]any   `json:"headers"`
+		looseFields
 		MultiValueHeaders map[string][]any `json:"multiValueHeaders"`
 		Body              any              `json:"body"`
-		IsBase64Encoded   any              `json:"isBase64Encoded"`
 	}
 	if err := json.Unmarshal(payload, &loose); err != nil {
 		return fmt.Errorf("the response must be a JSON object with statusCode, headers and body (%.80s)", payload)
 	}
 	*o = restResponse{}
-	code, err := statusOf(loose.StatusCode)
-	if err != nil {
+	var err error
+	if o.StatusCode, o.Headers, o.IsBase64Encoded, err = loose.read(); err != nil {
 		return err
 	}
-	o.StatusCode = code
 	switch b := loose.Body.(type) {
 	case nil:
 	case string:
 		o.Body = b
 	default:
 		return fmt.Errorf("body must be a string, not %T: JSON.stringify it", b)
-	}
-	if b, ok := loose.IsBase64Encoded.(bool); ok {
-		o.IsBase64Encoded = b
-	}
-	o.Headers = make(map[string]string, len(loose.Headers))
-	for k, v := range loose.Headers {
-		s, err := scalar(v)
-		if err != nil {
-			return fmt.Errorf("header %s: %w", k, err)
-		}
-		o.Headers[k] = s
 	}
 	o.MultiValueHeaders = make(map[string][]string, len(loose.MultiValueHeaders))
 	for k, vs := range loose.MultiValueHeaders {
@@ -183,6 +169,30 @@ func (o *restResponse) decode(payload []byte) error {
 		}
 	}
 	return nil
+}
+
+// looseFields are the response fields both payload versions accept
+// leniently, as API Gateway does: any scalar where a string or number is due.
+type looseFields struct {
+	StatusCode      any            `json:"statusCode"`
+	Headers         map[string]any `json:"headers"`
+	IsBase64Encoded any            `json:"isBase64Encoded"`
+}
+
+func (l looseFields) read() (code int, headers map[string]string, base64 bool, err error) {
+	if code, err = statusOf(l.StatusCode); err != nil {
+		return 0, nil, false, err
+	}
+	base64, _ = l.IsBase64Encoded.(bool)
+	headers = make(map[string]string, len(l.Headers))
+	for k, v := range l.Headers {
+		s, err := scalar(v)
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("header %s: %w", k, err)
+		}
+		headers[k] = s
+	}
+	return code, headers, base64, nil
 }
 
 func statusOf(v any) (int, error) {
@@ -440,21 +450,18 @@ func (o *v2Response) decodeStructured(payload []byte) error {
 		return nil
 	}
 	var loose struct {
-		StatusCode      any            `json:"statusCode"`
-		Headers         map[string]any `json:"headers"`
-		Cookies         []any          `json:"cookies"`
-		Body            any            `json:"body"`
-		IsBase64Encoded any            `json:"isBase64Encoded"`
+		looseFields
+		Cookies []any `json:"cookies"`
+		Body    any   `json:"body"`
 	}
 	if err := json.Unmarshal(payload, &loose); err != nil {
 		return err
 	}
 	*o = v2Response{}
-	code, err := statusOf(loose.StatusCode)
-	if err != nil {
+	var err error
+	if o.StatusCode, o.Headers, o.IsBase64Encoded, err = loose.read(); err != nil {
 		return err
 	}
-	o.StatusCode = code
 	switch b := loose.Body.(type) {
 	case nil:
 	case string:
@@ -463,17 +470,6 @@ func (o *v2Response) decodeStructured(payload []byte) error {
 		// HTTP APIs serialize a non-string body rather than fail.
 		raw, _ := json.Marshal(b)
 		o.Body = string(raw)
-	}
-	if b, ok := loose.IsBase64Encoded.(bool); ok {
-		o.IsBase64Encoded = b
-	}
-	o.Headers = make(map[string]string, len(loose.Headers))
-	for k, v := range loose.Headers {
-		s, err := scalar(v)
-		if err != nil {
-			return fmt.Errorf("header %s: %w", k, err)
-		}
-		o.Headers[k] = s
 	}
 	for _, c := range loose.Cookies {
 		s, ok := c.(string)
