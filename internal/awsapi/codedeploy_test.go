@@ -21,8 +21,8 @@ import (
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 	"github.com/sluice-dev/sluice/internal/schedule"
-	"github.com/sluice-dev/sluice/internal/store"
 )
 
 const fn = "svc-dev-hello"
@@ -66,17 +66,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, typ string) *fixture {
 	t.Helper()
-	state := t.TempDir()
-	db, err := store.Open(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	c := clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
-	reg, err := registry.Open(db, c, filepath.Join(state, "code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, db, _ := registrytest.Open(t, c)
 	src := t.TempDir()
 	for _, body := range []string{"v1", "v2", "v3"} {
 		os.WriteFile(filepath.Join(src, "handler.js"), []byte(body), 0o644)

@@ -22,23 +22,14 @@ import (
 	"github.com/sluice-dev/sluice/internal/invoke"
 	"github.com/sluice-dev/sluice/internal/logs"
 	"github.com/sluice-dev/sluice/internal/registry"
-	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 )
 
 // lambdaFixture serves the Lambda API over functions "app" (versions 1 and
 // 2, alias live → 1 with 2 at weight 0) and "busy" (reservedConcurrency 0).
 func lambdaFixture(t *testing.T) *lambda.Client {
 	t.Helper()
-	state := t.TempDir()
-	db, err := store.Open(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	reg, err := registry.Open(db, clock.Real(), filepath.Join(state, "code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, _, state := registrytest.Open(t, clock.Real())
 	ls, err := logs.Open(filepath.Join(state, "logs"), logs.Options{FlushInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 	"github.com/sluice-dev/sluice/internal/schedule"
 	"github.com/sluice-dev/sluice/internal/store"
 )
@@ -57,16 +58,9 @@ func (noAlarms) Watch(string, func(deploy.AlarmState)) (func(), error) { return 
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{state: t.TempDir(), src: t.TempDir(), clock: clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
-	db, err := store.Open(f.state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	f.reg, err = registry.Open(db, f.clock, filepath.Join(f.state, "code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{src: t.TempDir(), clock: clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
+	var db *store.DB
+	f.reg, db, f.state = registrytest.Open(t, f.clock)
 	f.write("v1")
 	if _, _, err := f.reg.Publish(fn, registry.Config{Runtime: "nodejs20.x", Handler: "h.api"}, f.src, ""); err != nil {
 		t.Fatal(err)
@@ -83,6 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := WriteInfo(f.state, Info{PID: os.Getpid(), APIURL: srv.URL}); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if f.client, err = Dial(f.state); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 	"github.com/sluice-dev/sluice/internal/schedule"
 	"github.com/sluice-dev/sluice/internal/store"
 )
@@ -115,17 +116,8 @@ type harness struct {
 
 func newHarness(t *testing.T, typ string, configure func(g *Group)) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: clock.NewFake(epoch), state: t.TempDir()}
-	db, err := store.Open(h.state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h.db = db
-	h.reg, err = registry.Open(db, h.clock, filepath.Join(h.state, "code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := &harness{t: t, clock: clock.NewFake(epoch)}
+	h.reg, h.db, h.state = registrytest.Open(t, h.clock)
 	src := t.TempDir()
 	for i, body := range []string{"v1", "v2"} {
 		os.WriteFile(filepath.Join(src, "handler.js"), []byte(body), 0o644)

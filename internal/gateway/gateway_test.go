@@ -19,7 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/invoke"
 	"github.com/sluice-dev/sluice/internal/registry"
-	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 )
 
 var runtimeDir string
@@ -39,16 +39,7 @@ func TestMain(m *testing.M) {
 // returns an invoker for it.
 func echoService(t testing.TB, settings invoke.Settings) (*invoke.Invoker, *registry.Registry) {
 	t.Helper()
-	state := t.TempDir()
-	db, err := store.Open(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	reg, err := registry.Open(db, clock.Real(), filepath.Join(state, "code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, _, _ := registrytest.Open(t, clock.Real())
 	src, _ := filepath.Abs("testdata/fn")
 	if _, _, err := reg.Publish("echo", registry.Config{Runtime: "nodejs20.x", Handler: "echo.handler", Timeout: time.Second, MemorySize: 128}, src, ""); err != nil {
 		t.Fatal(err)

@@ -17,8 +17,8 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 	"github.com/sluice-dev/sluice/internal/runtime"
-	"github.com/sluice-dev/sluice/internal/store"
 )
 
 var runtimeDir string
@@ -45,19 +45,10 @@ type fixture struct {
 
 func newFixture(t testing.TB, clk clock.Clock, opts Options) *fixture {
 	t.Helper()
-	state := t.TempDir()
-	db, err := store.Open(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	if clk == nil {
 		clk = clock.Real()
 	}
-	reg, err := registry.Open(db, clk, filepath.Join(state, "code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, _, state := registrytest.Open(t, clk)
 	ls, err := logs.Open(filepath.Join(state, "logs"), logs.Options{})
 	if err != nil {
 		t.Fatal(err)
