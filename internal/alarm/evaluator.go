@@ -58,6 +58,18 @@ func (ls *listeners) remove(id int) {
 	ls.list = slices.DeleteFunc(ls.list, func(e listenerEntry) bool { return e.id == id })
 }
 
+// subscribe adds l under mu (the lock guarding ls) and returns its cancel.
+func (ls *listeners) subscribe(mu *sync.Mutex, l Listener) (cancel func()) {
+	mu.Lock()
+	id := ls.add(l)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		ls.remove(id)
+		mu.Unlock()
+	}
+}
+
 func (ls *listeners) snapshot() []Listener {
 	out := make([]Listener, len(ls.list))
 	for i, e := range ls.list {
@@ -183,16 +195,7 @@ func (e *Evaluator) SetAlarmState(name string, state State, reason string) error
 
 // Subscribe calls l on every state change of every alarm, after the alarm's
 // own listeners. Call the returned function to stop.
-func (e *Evaluator) Subscribe(l Listener) (cancel func()) {
-	e.mu.Lock()
-	id := e.listeners.add(l)
-	e.mu.Unlock()
-	return func() {
-		e.mu.Lock()
-		e.listeners.remove(id)
-		e.mu.Unlock()
-	}
-}
+func (e *Evaluator) Subscribe(l Listener) (cancel func()) { return e.listeners.subscribe(&e.mu, l) }
 
 // Close stops every alarm and waits for their goroutines to end.
 func (e *Evaluator) Close() {
@@ -242,16 +245,7 @@ func (a *Alarm) State() StateInfo {
 
 // Subscribe calls l on every state change of this alarm. Call the returned
 // function to stop.
-func (a *Alarm) Subscribe(l Listener) (cancel func()) {
-	a.mu.Lock()
-	id := a.listeners.add(l)
-	a.mu.Unlock()
-	return func() {
-		a.mu.Lock()
-		a.listeners.remove(id)
-		a.mu.Unlock()
-	}
-}
+func (a *Alarm) Subscribe(l Listener) (cancel func()) { return a.listeners.subscribe(&a.mu, l) }
 
 // watch is one configuration of an alarm at work: its subscription to the
 // metric, its period timer and its goroutine.
