@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/schedule"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -224,7 +225,7 @@ func (e *Engine) Create(in CreateInput) (Deployment, error) {
 	return e.start(g, d)
 }
 
-func (e *Engine) newDeployment(g *Group, current, target int, creator string, steps []scheduleStep) Deployment {
+func (e *Engine) newDeployment(g *Group, current, target int, creator string, steps []schedule.Step) Deployment {
 	now := e.clock.Now()
 	d := Deployment{
 		ID: newDeploymentID(), ApplicationName: g.Application, DeploymentGroupName: g.Name,
@@ -438,7 +439,7 @@ func (e *Engine) Rollback(groupName string) (Deployment, error) {
 	if err != nil {
 		return Deployment{}, err
 	}
-	d := e.newDeployment(g, cur, prev, CreatorUser, []scheduleStep{{Offset: 0, Weight: 1}})
+	d := e.newDeployment(g, cur, prev, CreatorUser, []schedule.Step{{Offset: 0, Weight: 1}})
 	d.DeploymentConfigName = "CodeDeployDefault.LambdaAllAtOnce"
 	d.Description = fmt.Sprintf("rollback of %s:%s from version %d to %d", g.Function, g.Alias, cur, prev)
 	// A hand-made rollback restores the version that served before: it runs

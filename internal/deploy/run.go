@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/schedule"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -315,7 +316,7 @@ func (r *run) hook(name string) *ending {
 // allowTraffic walks the traffic schedule, moving the alias at each step.
 func (r *run) allowTraffic() *ending {
 	var start time.Time
-	var steps []scheduleStep
+	var steps []schedule.Step
 	var current, target int
 	r.update(func(d *Deployment) {
 		ev := d.event(EventAllowTraffic)
@@ -428,7 +429,7 @@ func (r *run) finish(end ending) {
 func (r *run) rollBack(d *Deployment, now time.Time) (*Deployment, error) {
 	current, _ := strconv.Atoi(d.Target.CurrentVersion)
 	target, _ := strconv.Atoi(d.Target.TargetVersion)
-	rb := r.e.newDeployment(r.g, target, current, CreatorRollback, []scheduleStep{{Offset: 0, Weight: 1}})
+	rb := r.e.newDeployment(r.g, target, current, CreatorRollback, []schedule.Step{{Offset: 0, Weight: 1}})
 	rb.ApplicationName, rb.DeploymentGroupName, rb.DeploymentConfigName = d.ApplicationName, d.DeploymentGroupName, "CodeDeployDefault.LambdaAllAtOnce"
 	rb.Status, rb.StartTime, rb.CompleteTime, rb.StepReached = StatusSucceeded, &now, &now, 1
 	rb.Target.TargetVersionWeight = 1

@@ -219,4 +219,3 @@ func (d *Deployment) RolledBack() bool {
 	return d.RollbackInfo != nil && d.RollbackInfo.RollbackDeploymentID != ""
 }
 
-type scheduleStep = schedule.Step
