@@ -218,4 +218,3 @@ func (d *Deployment) event(name string) *LifecycleEvent {
 func (d *Deployment) RolledBack() bool {
 	return d.RollbackInfo != nil && d.RollbackInfo.RollbackDeploymentID != ""
 }
-
