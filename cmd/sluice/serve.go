@@ -25,6 +25,7 @@ type serveFlags struct {
 	apiPort     int
 	timeScale   float64
 	hookTimeout time.Duration
+	accessKey   string
 }
 
 func init() {
@@ -58,6 +59,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.IntVar(&f.apiPort, "api-port", engine.DefaultAPIPort, "the port of the AWS APIs (Lambda, CodeDeploy): AWS_ENDPOINT_URL of the functions")
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
+	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -76,6 +78,7 @@ func runServe(stdout, stderr io.Writer, f serveFlags) error {
 		Config: global.config, Stage: global.stage, Region: global.region,
 		StateDir: global.stateDir, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
+		APIAccessKey: &f.accessKey,
 	})
 	if err != nil {
 		return err
