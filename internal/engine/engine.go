@@ -165,7 +165,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	cleanup = append(cleanup, func() { e.logs.Close() })
 	e.metrics = metrics.NewStore(e.clock)
-	e.alarms = alarm.NewEvaluator(e.metrics, alarm.WithLogger(e.log))
+	e.alarms = alarm.NewEvaluator(e.metrics, alarm.WithLogger(e.log), alarm.WithStateStore(e.db))
 	cleanup = append(cleanup, e.alarms.Close)
 
 	// Listen first: the functions' environment names the API's address.
