@@ -113,7 +113,8 @@ func runPackage(stdout, stderr io.Writer, template, output string) error {
 	return writeAll(writes)
 }
 
-// printWarnings prints the warnings of validation and of the transform.
+// printWarnings prints the warnings of validation and of the transform,
+// each once: both compile custom.alerts, so both report its findings.
 // Validation judges an alarm of deploymentSettings by serverless.yml alone;
 // the transform sees the template, where other plugins' resources are too,
 // so its verdict on alarms is the one kept.
@@ -127,8 +128,12 @@ func printWarnings(w io.Writer, validation, transform config.Diagnostics) {
 	}
 	all = append(all, transform.Warnings()...)
 	all.Sort()
+	seen := make(map[string]bool, len(all))
 	for _, d := range all {
-		fmt.Fprintln(w, d.Error())
+		if line := d.Error(); !seen[line] {
+			seen[line] = true
+			fmt.Fprintln(w, line)
+		}
 	}
 }
 
