@@ -475,7 +475,12 @@ func (d *decoder) function(key string, n *node) *Function {
 			}
 		}
 	}
-	if v := n.get("deploymentSettings"); v != nil && d.mapping(v, path+".deploymentSettings") {
+	if v := n.get("deploymentSettings"); v != nil && v.kind == kindNull {
+		// The canary plugin deploys a function gradually when the key is
+		// there at all (lodash _.has), null included, with the settings of
+		// custom.deploymentSettings (plugin issue #145).
+		f.DeploymentSettings = d.deploymentSettings(&node{kind: kindMap, pos: v.pos}, s.DeploymentSettings, path+".deploymentSettings")
+	} else if v != nil && d.mapping(v, path+".deploymentSettings") {
 		f.DeploymentSettings = d.deploymentSettings(v, s.DeploymentSettings, path+".deploymentSettings")
 	}
 	if v := n.get("alarms"); d.usable(v, path+".alarms") {
@@ -516,6 +521,14 @@ func (d *decoder) deploymentSettings(n *node, base *DeploymentSettings, path str
 			ds.Stages = d.stringList(v, kp)
 		case "alarms":
 			ds.Alarms = d.alarmRefs(v, kp)
+		case "canaryAlarms":
+			if d.usable(v, kp) {
+				if v.kind != kindList {
+					d.errorf(v, kp, "write a list of alarm definition names (functionErrors, errorRate, …) or alarm objects", "must be a list, not %s", v.kind)
+				} else {
+					ds.CanaryAlarms = v.toAny().([]any)
+				}
+			}
 		case "triggerConfigurations":
 			if d.usable(v, kp) {
 				if v.kind != kindList {
@@ -539,7 +552,7 @@ func (d *decoder) deploymentSettings(n *node, base *DeploymentSettings, path str
 	return ds
 }
 
-var deploymentSettingsKeys = []string{"type", "alias", "preTrafficHook", "postTrafficHook", "alarms", "stages", "triggerConfigurations", "codeDeployRole", "codeDeployRolePermissionsBoundary"}
+var deploymentSettingsKeys = []string{"type", "alias", "preTrafficHook", "postTrafficHook", "alarms", "canaryAlarms", "stages", "triggerConfigurations", "codeDeployRole", "codeDeployRolePermissionsBoundary"}
 
 func (d *decoder) alarmRefs(n *node, path string) []AlarmRef {
 	if !d.usable(n, path) {
