@@ -24,7 +24,11 @@ func dialEngine() (*control.Client, error) {
 // functionName maps a function's key in serverless.yml (api) to its
 // deployed name (orders-dev-api); other names pass through.
 func functionName(name string) string {
-	svc, _, err := config.Load(global.config, config.Options{Stage: global.stage, Region: global.region})
+	opts, err := loadOptions(false)
+	if err != nil {
+		return name
+	}
+	svc, _, err := config.Load(global.config, opts)
 	if err != nil {
 		return name
 	}

@@ -36,7 +36,7 @@ var rootCmd = &cobra.Command{
 
 func init() {
 	f := rootCmd.PersistentFlags()
-	f.StringVarP(&global.config, "config", "c", "serverless.yml", "the service definition: serverless.yml, or the service loaded to JSON")
+	f.StringVarP(&global.config, "config", "c", "", "the service definition (default: serverless.yml, serverless.yaml or serverless.json in this directory), or the service loaded to JSON")
 	f.StringVarP(&global.stage, "stage", "s", "", "the stage (default: provider.stage, else dev)")
 	f.StringVarP(&global.region, "region", "r", "", "the region (default: provider.region, else us-east-1)")
 	f.StringVar(&global.stateDir, "state-dir", "", "where the local engine keeps its state (default: .sluice beside the service definition)")

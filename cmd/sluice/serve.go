@@ -72,8 +72,12 @@ func runServe(stdout, stderr io.Writer, f serveFlags) error {
 	if apiPort == 0 {
 		apiPort = -1
 	}
+	lo, err := loadOptions(true)
+	if err != nil {
+		return err
+	}
 	e, err := engine.Start(engine.Options{
-		Config: global.config, Stage: global.stage, Region: global.region,
+		Config: global.config, Stage: global.stage, Region: global.region, Params: lo.Params, Vars: lo.Vars,
 		StateDir: global.stateDir, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 	})

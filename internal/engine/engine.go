@@ -55,6 +55,8 @@ type Options struct {
 	// Stage, Region and Params are the loader's --stage, --region and --param.
 	Stage, Region string
 	Params        map[string]string
+	// Vars are the loader's --var: local values of AWS-only variables.
+	Vars map[string]string
 	// StateDir holds the store, code snapshots and logs (default .sluice
 	// beside the config).
 	StateDir string
@@ -247,7 +249,7 @@ func (e *Engine) serve(srv *http.Server, ln net.Listener) {
 
 // load reads and validates the service definition from disk.
 func (e *Engine) load() (*config.Service, error) {
-	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Local: true})
+	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Vars: e.opts.Vars, Local: true})
 	for _, d := range diags.Warnings() {
 		fmt.Fprintln(e.opts.Out, d.Error())
 	}
