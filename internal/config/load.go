@@ -583,6 +583,14 @@ func (d *decoder) deploymentSettings(n *node, base *DeploymentSettings, path str
 			ds.Stages = d.stringList(v, kp)
 		case "alarms":
 			ds.Alarms = d.alarmRefs(v, kp)
+		case "canaryAlarms":
+			if d.usable(v, kp) {
+				if v.kind != kindList {
+					d.errorf(v, kp, "write a list of alarm definition names (functionErrors, errorRate, …) or alarm objects", "must be a list, not %s", v.kind)
+				} else {
+					ds.CanaryAlarms = v.toAny().([]any)
+				}
+			}
 		case "triggerConfigurations":
 			if d.usable(v, kp) {
 				if v.kind != kindList {
@@ -606,7 +614,7 @@ func (d *decoder) deploymentSettings(n *node, base *DeploymentSettings, path str
 	return ds
 }
 
-var deploymentSettingsKeys = []string{"type", "alias", "preTrafficHook", "postTrafficHook", "alarms", "stages", "triggerConfigurations", "codeDeployRole", "codeDeployRolePermissionsBoundary"}
+var deploymentSettingsKeys = []string{"type", "alias", "preTrafficHook", "postTrafficHook", "alarms", "canaryAlarms", "stages", "triggerConfigurations", "codeDeployRole", "codeDeployRolePermissionsBoundary"}
 
 func (d *decoder) alarmRefs(n *node, path string) []AlarmRef {
 	if !d.usable(n, path) {

@@ -97,6 +97,10 @@ type DeploymentSettings struct {
 	PreTrafficHook  string     // function key of the BeforeAllowTraffic hook
 	PostTrafficHook string     // function key of the AfterAllowTraffic hook
 	Alarms          []AlarmRef // alarms that stop the deployment
+	// CanaryAlarms are alarms on the new version alone (Lambda's
+	// ExecutedVersion metrics), as written: names of aws-alerts definitions
+	// (or errorRate), or objects merged over the definition of that name.
+	CanaryAlarms []any
 	// Stages limits gradual deployments to these stages (service-wide only).
 	Stages []string
 	// TriggerConfigurations are CodeDeploy TriggerConfigurations, as written.

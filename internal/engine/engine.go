@@ -167,7 +167,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	cleanup = append(cleanup, func() { e.logs.Close() })
 	e.metrics = metrics.NewStore(e.clock)
-	e.alarms = alarm.NewEvaluator(e.metrics, alarm.WithLogger(e.log))
+	e.alarms = alarm.NewEvaluator(e.metrics, alarm.WithLogger(e.log), alarm.WithStateStore(e.db))
 	cleanup = append(cleanup, e.alarms.Close)
 
 	// Listen first: the functions' environment names the API's address.
@@ -217,8 +217,9 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 
 	e.api = http.NewServeMux()
-	e.api.Handle(awsapi.LambdaPathPrefix+"/", &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
-	e.api.Handle(awsapi.LambdaPathPrefix, &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
+	lambdaAPI := &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs}
+	e.api.Handle(awsapi.LambdaPathPrefix+"/", lambdaAPI)
+	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
