@@ -542,7 +542,12 @@ func (d *decoder) function(key string, n *node) *Function {
 			}
 		}
 	}
-	if v := n.get("deploymentSettings"); v != nil && d.mapping(v, path+".deploymentSettings") {
+	if v := n.get("deploymentSettings"); v != nil && v.kind == kindNull {
+		// The canary plugin deploys a function gradually when the key is
+		// there at all (lodash _.has), null included, with the settings of
+		// custom.deploymentSettings (plugin issue #145).
+		f.DeploymentSettings = d.deploymentSettings(&node{kind: kindMap, pos: v.pos}, s.DeploymentSettings, path+".deploymentSettings")
+	} else if v != nil && d.mapping(v, path+".deploymentSettings") {
 		f.DeploymentSettings = d.deploymentSettings(v, s.DeploymentSettings, path+".deploymentSettings")
 	}
 	if v := n.get("alarms"); d.usable(v, path+".alarms") {
