@@ -2,9 +2,11 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -46,6 +48,7 @@ type fixture struct {
 	engine *deploy.Engine
 	client *Client
 	reg    *registry.Registry
+	url    string // the control API's server
 }
 
 type noHooks struct{}
@@ -74,6 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(f.engine.Close)
 	srv := httptest.NewServer(&Server{Deployments: f.engine, Registry: f.reg, Publisher: &publisher{reg: f.reg, src: f.src}})
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	if err := WriteInfo(f.state, Info{PID: os.Getpid(), APIURL: srv.URL}); err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +202,32 @@ func TestReadInfoIgnoresAnEngineThatIsGone(t *testing.T) {
 	}
 	if _, err := ReadStatus(dir); !errors.Is(err, ErrNoState) {
 		t.Fatalf("status of a service never served: err = %v", err)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/sluice/v1/deployments/d-NOSUCH", http.StatusNotFound, "DeploymentNotFound"},
+		{"POST", "/sluice/v1/deployments/d-NOSUCH/stop", http.StatusNotFound, "DeploymentNotFound"},
+		{"POST", "/sluice/v1/functions/nosuch/rollback", http.StatusNotFound, "GroupNotFound"},
+		{"GET", "/sluice/v1/deploy", http.StatusNotFound, "NotFound"},
+		{"POST", "/sluice/v1/nosuch", http.StatusNotFound, "NotFound"},
+	} {
+		req, _ := http.NewRequest(c.method, f.url+c.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Code, Error string }
+		json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != c.status || body.Code != c.code || body.Error == "" {
+			t.Errorf("%s %s = %d %+v, want %d with code %s and a message", c.method, c.path, res.StatusCode, body, c.status, c.code)
+		}
 	}
 }

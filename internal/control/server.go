@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
@@ -43,6 +44,9 @@ type Server struct {
 	Registry    *registry.Registry
 	Publisher   Publisher
 	Logger      *slog.Logger
+
+	once sync.Once
+	mux  *http.ServeMux
 }
 
 // apiErr is an error response: a message that says what to do, and a code.
@@ -54,39 +58,65 @@ type apiErr struct {
 
 func (e *apiErr) Error() string { return e.Message }
 
+// ServeHTTP routes the control API; the routes are built on first use.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	var out any
-	var err error
-	switch {
-	case r.Method == http.MethodPost && path == "/deploy":
-		out, err = s.deploy(r)
-	case r.Method == http.MethodGet && path == "/watch":
-		s.watch(w, r)
-		return
-	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "deployments":
-		out, err = s.Deployments.Get(parts[1])
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "deployments" && parts[2] == "stop":
-		var in struct {
-			Rollback bool `json:"rollback"`
+	s.once.Do(s.route)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) route() {
+	p := strings.TrimSuffix(Prefix, "/")
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST "+p+"/deploy", s.json(s.deploy))
+	s.mux.HandleFunc("GET "+p+"/watch", s.watch)
+	s.mux.HandleFunc("GET "+p+"/deployments/{id}", s.json(func(r *http.Request) (any, error) {
+		return s.Deployments.Get(r.PathValue("id"))
+	}))
+	s.mux.HandleFunc("POST "+p+"/deployments/{id}/stop", s.json(s.stop))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/rollback", s.json(s.rollback))
+	s.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
+	})
+}
+
+// json adapts a handler that returns a value or an error to JSON responses.
+func (s *Server) json(h func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := h(r)
+		if err != nil {
+			writeErr(w, err)
+			return
 		}
-		if err = decode(r, &in); err == nil {
-			if err = s.Deployments.Stop(parts[1], in.Rollback); err == nil {
-				out, err = s.Deployments.Get(parts[1])
-			}
-		}
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "functions" && parts[2] == "rollback":
-		out, err = s.Deployments.Rollback(parts[1])
-	default:
-		err = &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
 	}
-	if err != nil {
-		writeErr(w, err)
-		return
+}
+
+// RollbackRequest is the body of POST functions/{function}/rollback (optional).
+type RollbackRequest struct {
+	ToVersion int `json:"toVersion,omitempty"` // 0: the version served before
+}
+
+func (s *Server) rollback(r *http.Request) (any, error) {
+	var in RollbackRequest
+	if err := decode(r, &in); err != nil {
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	return s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion})
+}
+
+func (s *Server) stop(r *http.Request) (any, error) {
+	var in struct {
+		Rollback bool `json:"rollback"`
+	}
+	id := r.PathValue("id")
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	if err := s.Deployments.Stop(id, in.Rollback); err != nil {
+		return nil, err
+	}
+	return s.Deployments.Get(id)
 }
 
 func decode(r *http.Request, v any) error {
