@@ -106,6 +106,7 @@ type Engine struct {
 	gateway  *gateway.Gateway
 	deployer *deploy.Engine
 	api      *http.ServeMux
+	canary   canaryAlarms // deploymentSettings.canaryAlarms, following deployments
 
 	gatewaySrv, apiSrv *http.Server
 	gatewayURL, apiURL string
@@ -222,7 +223,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	e.deployer = deploy.New(deploy.Config{Clock: e.clock, Registry: e.registry, Store: e.db, Hooks: e.invoker,
 		Alarms: alarmWatcher{e.alarms}, Logger: e.log, Groups: plan.groups})
-	cleanup = append(cleanup, e.deployer.Close)
+	cleanup = append(cleanup, e.deployer.Close, e.deployer.Subscribe(e.followDeployment))
 	settled, err := e.deployer.Recover()
 	if err != nil {
 		return nil, fmt.Errorf("settle the deployments a previous engine left unfinished: %w", err)
@@ -237,6 +238,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", lambdaAPI)
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()

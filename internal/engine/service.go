@@ -96,6 +96,9 @@ func (e *Engine) apply(svc *config.Service) (*plan, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := e.putCanaryAlarms(set); err != nil {
+		return nil, err
+	}
 
 	for _, f := range svc.Functions {
 		if f.Image != "" {
