@@ -17,14 +17,39 @@ type globalOptions struct {
 	stage       string
 	region      string
 	stateDirArg string
+	params      []string // --param key=value: ${param:key}
+	vars        []string // --var 'ssm:/path=value': a local value for an AWS-only variable
 }
 
 func (g *globalOptions) bindFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVarP(&g.config, "config", "c", "serverless.yml", "the service definition: serverless.yml, or the service loaded to JSON")
+	f.StringVarP(&g.config, "config", "c", "", "the service definition (default: serverless.yml, serverless.yaml or serverless.json in this directory), or the service loaded to JSON")
 	f.StringVarP(&g.stage, "stage", "s", "", "the stage (default: provider.stage, else dev)")
 	f.StringVarP(&g.region, "region", "r", "", "the region (default: provider.region, else us-east-1)")
 	f.StringVar(&g.stateDirArg, "state-dir", "", "where the local engine keeps its state (default: .sluice beside the service definition)")
+	f.StringArrayVar(&g.params, "param", nil, "a value for ${param:`key=value`} (repeatable; wins over params.<stage> and params.default)")
+	f.StringArrayVar(&g.vars, "var", nil, "a local value for a variable only AWS resolves, e.g. `'ssm:/path=value'` (repeatable; wins over sluice.local.yml)")
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		// Without --config, every command names the serverless.yml, .yaml or
+		// .json found here; when none is, the empty name makes the loader say so.
+		if g.config == "" {
+			g.config, _ = config.Find("")
+		}
+	}
+}
+
+// loadOptions are the config.Options of the shared flags. local is set by
+// commands that run the functions here.
+func (g *globalOptions) loadOptions(local bool) (config.Options, error) {
+	params, err := config.ParseAssignments("param", g.params)
+	if err != nil {
+		return config.Options{}, err
+	}
+	vars, err := config.ParseAssignments("var", g.vars)
+	if err != nil {
+		return config.Options{}, err
+	}
+	return config.Options{Stage: g.stage, Region: g.region, Params: params, Vars: vars, Local: local}, nil
 }
 
 // stateDir is where the engine for --config keeps its state: --state-dir,
@@ -44,12 +69,20 @@ func (g *globalOptions) dialEngine() (*control.Client, error) {
 // loadService loads the --config service with the shared flags, writing
 // warnings to w. local is set by commands that run the functions here.
 func (g *globalOptions) loadService(w io.Writer, local bool) (*config.Service, config.Diagnostics, error) {
-	svc, diags, err := config.Load(g.config, config.Options{Stage: g.stage, Region: g.region, Local: local})
+	opts, err := g.loadOptions(local)
+	if err != nil {
+		return nil, nil, err
+	}
+	path, err := config.Find(g.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, diags, err := config.Load(path, opts)
 	for _, d := range diags.Warnings() {
 		fmt.Fprintln(w, d.Error())
 	}
 	if err != nil {
-		return nil, diags, fmt.Errorf("%s is not valid:\n%w", g.config, err)
+		return nil, diags, fmt.Errorf("%s is not valid:\n%w", path, err)
 	}
 	return svc, diags, nil
 }
@@ -57,7 +90,11 @@ func (g *globalOptions) loadService(w io.Writer, local bool) (*config.Service, c
 // functionName maps a function's key in serverless.yml (api) to its
 // deployed name (orders-dev-api); other names pass through.
 func (g *globalOptions) functionName(name string) string {
-	svc, _, err := config.Load(g.config, config.Options{Stage: g.stage, Region: g.region})
+	opts, err := g.loadOptions(false)
+	if err != nil {
+		return name
+	}
+	svc, _, err := config.Load(g.config, opts)
 	if err != nil {
 		return name
 	}

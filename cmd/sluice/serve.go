@@ -77,8 +77,12 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	if apiPort == 0 {
 		apiPort = -1
 	}
+	lo, err := o.loadOptions(true)
+	if err != nil {
+		return err
+	}
 	e, err := engine.Start(engine.Options{
-		Config: o.config, Stage: o.stage, Region: o.region,
+		Config: o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,

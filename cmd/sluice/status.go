@@ -55,6 +55,9 @@ func (o *statusOptions) run(ctx context.Context, out, errOut io.Writer) error {
 			return err
 		}
 	}
+	if st.Alarms, err = control.ReadAlarms(ctx, o.stateDir()); err != nil {
+		fmt.Fprintf(errOut, "warning: alarm states unavailable: %v\n", err)
+	}
 	if output == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -136,6 +139,7 @@ func printStatus(w io.Writer, st control.Status) {
 		}
 	}
 	tw.Flush()
+	printAlarms(w, st.Alarms)
 	if len(st.Deployments) == 0 {
 		return
 	}
@@ -147,4 +151,23 @@ func printStatus(w io.Writer, st control.Status) {
 		}
 		fmt.Fprintln(w, strings.TrimSpace(line))
 	}
+}
+
+// printAlarms lists the running engine's alarms; a canary alarm shows the
+// version it watches.
+func printAlarms(w io.Writer, alarms []control.AlarmStatus) {
+	if len(alarms) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nALARMS")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ALARM\tSTATE\tWATCHES")
+	for _, a := range alarms {
+		watches := "-"
+		if a.ExecutedVersion != "" {
+			watches = fmt.Sprintf("%s v%s (canary)", a.Function, a.ExecutedVersion)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.State, watches)
+	}
+	tw.Flush()
 }

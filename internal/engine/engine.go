@@ -55,6 +55,8 @@ type Options struct {
 	// Stage, Region and Params are the loader's --stage, --region and --param.
 	Stage, Region string
 	Params        map[string]string
+	// Vars are the loader's --var: local values of AWS-only variables.
+	Vars map[string]string
 	// StateDir holds the store, code snapshots and logs (default .sluice
 	// beside the config).
 	StateDir string
@@ -104,6 +106,7 @@ type Engine struct {
 	gateway  *gateway.Gateway
 	deployer *deploy.Engine
 	api      *http.ServeMux
+	canary   canaryAlarms // deploymentSettings.canaryAlarms, following deployments
 
 	gatewaySrv, apiSrv *http.Server
 	gatewayURL, apiURL string
@@ -154,6 +157,9 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
+	}
+	if err := writeStateGitignore(e.stateDir); err != nil {
+		return nil, fmt.Errorf("keep %s out of git: %w", e.stateDir, err)
 	}
 	cleanup = append(cleanup, func() { e.db.Close() })
 	if e.clock = opts.Clock; e.clock == nil {
@@ -217,7 +223,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	e.deployer = deploy.New(deploy.Config{Clock: e.clock, Registry: e.registry, Store: e.db, Hooks: e.invoker,
 		Alarms: alarmWatcher{e.alarms}, Logger: e.log, Groups: plan.groups})
-	cleanup = append(cleanup, e.deployer.Close)
+	cleanup = append(cleanup, e.deployer.Close, e.deployer.Subscribe(e.followDeployment))
 	settled, err := e.deployer.Recover()
 	if err != nil {
 		return nil, fmt.Errorf("settle the deployments a previous engine left unfinished: %w", err)
@@ -232,6 +238,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", lambdaAPI)
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
@@ -271,7 +278,7 @@ func (e *Engine) serve(srv *http.Server, ln net.Listener) {
 
 // load reads and validates the service definition from disk.
 func (e *Engine) load() (*config.Service, error) {
-	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Local: true})
+	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Vars: e.opts.Vars, Local: true})
 	for _, d := range diags.Warnings() {
 		fmt.Fprintln(e.opts.Out, d.Error())
 	}
