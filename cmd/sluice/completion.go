@@ -16,7 +16,11 @@ import (
 
 // service loads --config quietly for completion; nil when it cannot.
 func (g *globalOptions) service() *config.Service {
-	svc, _, err := config.Load(g.config, config.Options{Stage: g.stage, Region: g.region})
+	opts, err := g.loadOptions(false)
+	if err != nil {
+		return nil
+	}
+	svc, _, err := config.Load(g.config, opts)
 	if err != nil {
 		return nil
 	}

@@ -119,7 +119,8 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 	return writeAll(writes)
 }
 
-// printWarnings prints the warnings of validation and of the transform.
+// printWarnings prints the warnings of validation and of the transform,
+// each once: both compile custom.alerts, so both report its findings.
 // Validation judges an alarm of deploymentSettings by serverless.yml alone;
 // the transform sees the template, where other plugins' resources are too,
 // so its verdict on alarms is the one kept.
@@ -133,8 +134,12 @@ func printWarnings(w io.Writer, validation, transform config.Diagnostics) {
 	}
 	all = append(all, transform.Warnings()...)
 	all.Sort()
+	seen := make(map[string]bool, len(all))
 	for _, d := range all {
-		fmt.Fprintln(w, d.Error())
+		if line := d.Error(); !seen[line] {
+			seen[line] = true
+			fmt.Fprintln(w, line)
+		}
 	}
 }
 

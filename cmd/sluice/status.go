@@ -51,6 +51,7 @@ type statusView struct {
 	Functions   []control.FunctionStatus `json:"functions"`
 	Aliases     []control.AliasStatus    `json:"aliases"`
 	Deployments []progress.Deployment    `json:"deployments"` // in progress, or the latest of each function
+	Alarms      []control.AlarmStatus    `json:"alarms,omitempty"`
 }
 
 func (o *statusOptions) run(ctx context.Context, out, errOut io.Writer) error {
@@ -66,8 +67,11 @@ func (o *statusOptions) run(ctx context.Context, out, errOut io.Writer) error {
 			return err
 		}
 	}
+	if st.Alarms, err = control.ReadAlarms(ctx, o.stateDir()); err != nil {
+		fmt.Fprintf(errOut, "warning: alarm states unavailable: %v\n", err)
+	}
 	tl := o.timeline()
-	view := statusView{Running: st.Running, Engine: st.Engine, Functions: st.Functions, Aliases: st.Aliases,
+	view := statusView{Running: st.Running, Engine: st.Engine, Functions: st.Functions, Aliases: st.Aliases, Alarms: st.Alarms,
 		Deployments: make([]progress.Deployment, len(st.Deployments))}
 	if view.Functions == nil {
 		view.Functions = []control.FunctionStatus{}
@@ -82,6 +86,9 @@ func (o *statusOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	for i, d := range st.Deployments {
 		view.Deployments[i] = progress.View(d, tl)
+	}
+	for i := range st.Alarms {
+		st.Alarms[i].Updated = tl.Wall(st.Alarms[i].Updated).UTC()
 	}
 	if err := o.output.print(out, view, func(w io.Writer) error { return printStatus(w, st, view.TimeScale) }); err != nil {
 		return err
@@ -164,6 +171,7 @@ func printStatus(w io.Writer, st control.Status, scale float64) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printAlarms(w, st.Alarms)
 	if len(st.Deployments) == 0 {
 		return nil
 	}
@@ -176,4 +184,23 @@ func printStatus(w io.Writer, st control.Status, scale float64) error {
 		fmt.Fprintln(w, strings.TrimSpace(line))
 	}
 	return nil
+}
+
+// printAlarms lists the running engine's alarms; a canary alarm shows the
+// version it watches.
+func printAlarms(w io.Writer, alarms []control.AlarmStatus) {
+	if len(alarms) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nALARMS")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ALARM\tSTATE\tWATCHES")
+	for _, a := range alarms {
+		watches := "-"
+		if a.ExecutedVersion != "" {
+			watches = fmt.Sprintf("%s v%s (canary)", a.Function, a.ExecutedVersion)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.State, watches)
+	}
+	tw.Flush()
 }

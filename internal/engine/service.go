@@ -96,6 +96,9 @@ func (e *Engine) apply(svc *config.Service) (*plan, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := e.putCanaryAlarms(set); err != nil {
+		return nil, err
+	}
 
 	for _, f := range svc.Functions {
 		if f.Image != "" {
@@ -288,10 +291,10 @@ func (e *Engine) group(svc *config.Service, f *config.Function, set *alarmSet) (
 		var t struct {
 			Name   any      `json:"TriggerName"`
 			Events []string `json:"TriggerEvents"`
-			Target any      `json:"TargetTriggerArn"`
+			Target any      `json:"TriggerTargetArn"`
 		}
 		if err := json.Unmarshal(raw, &t); err != nil {
-			return nil, svc.Diag(config.SeverityError, fmt.Sprintf("%s.%d", svc.SettingPath(f, "triggerConfigurations"), i), "a trigger configuration must have TriggerName, TriggerEvents and TargetTriggerArn", "")
+			return nil, svc.Diag(config.SeverityError, fmt.Sprintf("%s.%d", svc.SettingPath(f, "triggerConfigurations"), i), "a trigger configuration must have TriggerName, TriggerEvents and TriggerTargetArn", "")
 		}
 		g.Triggers = append(g.Triggers, deploy.Trigger{Name: fmt.Sprint(t.Name), Events: t.Events, Target: plainOrJSON(t.Target)})
 	}
