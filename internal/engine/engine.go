@@ -158,6 +158,9 @@ func Start(opts Options) (_ *Engine, err error) {
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
 	}
+	if err := writeStateGitignore(e.stateDir); err != nil {
+		return nil, fmt.Errorf("keep %s out of git: %w", e.stateDir, err)
+	}
 	cleanup = append(cleanup, func() { e.db.Close() })
 	if e.clock = opts.Clock; e.clock == nil {
 		// A scaled clock runs ahead of the wall clock; resume from the last
