@@ -74,9 +74,9 @@ func (e *Engine) apply(svc *config.Service) (*plan, error) {
 		}
 	}
 
-	// One snapshot of the service directory for every function: the
-	// framework packages one artifact for them all.
-	code, err := e.registry.Snapshot(svc.Dir)
+	// The framework packages one artifact for the functions that are not
+	// packaged individually: they share one snapshot.
+	codes, err := e.snapshotCode(svc)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (e *Engine) apply(svc *config.Service) (*plan, error) {
 			p.skipped = append(p.skipped, fmt.Sprintf("%s: a container image function (image: %s) is not run locally", f.Key, f.Image))
 			continue
 		}
-		pub, err := e.publish(svc, f, code, gradualStage)
+		pub, err := e.publish(svc, f, codes[f.Key], gradualStage)
 		if err != nil {
 			errs = append(errs, err)
 			continue
