@@ -170,6 +170,14 @@ func Start(opts Options) (_ *Engine, err error) {
 			return nil, fmt.Errorf("read the state's latest time: %w", err)
 		}
 		e.clock = clock.ScaledFrom(opts.TimeScale, latest)
+		// The CLI shows people wall times: it needs this run's clock.
+		scale := opts.TimeScale
+		if scale <= 0 {
+			scale = 1 // as ScaledFrom takes it
+		}
+		if err := control.RecordClock(e.stateDir, control.ClockRun{Wall: time.Now().UTC(), Clock: e.clock.Now().UTC(), Scale: scale}); err != nil {
+			return nil, fmt.Errorf("record the clock in %s: %w", e.stateDir, err)
+		}
 	}
 	e.opts.Clock = e.clock
 	if e.registry, err = registry.Open(e.db, e.clock, filepath.Join(e.stateDir, "code")); err != nil {
