@@ -201,6 +201,39 @@ func TestDeployOfAnInvalidServiceIsABadRequest(t *testing.T) {
 	}
 }
 
+// Status tells an alias that serves an older version than the latest:
+// `sluice deploy` has something to deploy.
+func TestStatusTellsTheLatestVersionIsNotDeployed(t *testing.T) {
+	f := newFixture(t)
+	st, err := ReadStatus(f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Aliases) != 1 || !st.Aliases[0].LatestDeployed() {
+		t.Fatalf("before a new version: aliases %+v, want the latest deployed", st.Aliases)
+	}
+	f.write("v2")
+	if _, _, err := f.reg.Publish(fn, registry.Config{Runtime: "nodejs20.x", Handler: "h.api"}, f.src, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ReadStatus(f.state); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Aliases[0]; a.LatestDeployed() || a.LatestVersion != 2 || a.Version != 1 {
+		t.Fatalf("after publishing v2: alias %+v, want v1 served and latest v2 not deployed", a)
+	}
+	// A deployment shifting traffic to v2 deploys it.
+	if _, err := f.reg.SetAlias(fn, "Live", 1, 2, 0.1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ReadStatus(f.state); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Aliases[0]; !a.LatestDeployed() {
+		t.Fatalf("while shifting to v2: alias %+v, want the latest deployed", a)
+	}
+}
+
 func TestStopThroughTheClient(t *testing.T) {
 	f := newFixture(t)
 	f.write("v2")
