@@ -15,10 +15,15 @@ import (
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
-func init() {
-	var wait bool
-	var output string
-	var timeout time.Duration
+type deployOptions struct {
+	*globalOptions
+	wait    bool
+	output  string
+	timeout time.Duration
+}
+
+func newDeployCmd(g *globalOptions) *cobra.Command {
+	o := &deployOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Publish what changed and deploy it gradually through the running engine",
@@ -33,28 +38,33 @@ With --wait it follows the deployments to their end and its exit code is the res
   3  a deployment failed or was stopped and traffic was NOT moved back`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := progress.ModeFor(output, cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			client, err := dialEngine()
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-			defer stop()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
-				defer cancel()
-			}
-			return runDeploy(ctx, client, cmd.OutOrStdout(), cmd.ErrOrStderr(), mode, wait)
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the deployments to their end; the exit code is the result")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "progress as text (bars on a terminal, lines otherwise) or json")
-	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up waiting after this long (the deployments go on)")
-	rootCmd.AddCommand(cmd)
+	f := cmd.Flags()
+	f.BoolVarP(&o.wait, "wait", "w", false, "follow the deployments to their end; the exit code is the result")
+	f.StringVarP(&o.output, "output", "o", "", "progress as text (bars on a terminal, lines otherwise) or json")
+	f.DurationVar(&o.timeout, "timeout", 0, "with --wait, give up waiting after this long (the deployments go on)")
+	return cmd
+}
+
+func (o *deployOptions) run(ctx context.Context, out, errOut io.Writer) error {
+	mode, err := progress.ModeFor(o.output, out)
+	if err != nil {
+		return err
+	}
+	client, err := o.dialEngine()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+	}
+	return runDeploy(ctx, client, out, errOut, mode, o.wait)
 }
 
 func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Writer, mode progress.Mode, wait bool) error {

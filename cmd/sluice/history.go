@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -12,46 +13,55 @@ import (
 	"github.com/sluice-dev/sluice/internal/deploy"
 )
 
-func init() {
-	var output string
+type historyOptions struct {
+	*globalOptions
+	output string
+}
+
+func newHistoryCmd(g *globalOptions) *cobra.Command {
+	o := &historyOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "history [function]",
 		Short: "List deployments, oldest first (of one function, by key or name, or of all)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fn := ""
-			if len(args) == 1 {
-				fn = functionName(args[0])
-			}
-			ds, err := control.ReadHistory(stateDir(), fn)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(ds)
-			}
-			if len(ds) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no deployments yet")
-				return nil
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DEPLOYMENT\tFUNCTION\tVERSIONS\tCONFIG\tSTATUS\tCREATED\tTOOK\tCREATOR\tDETAIL")
-			for _, d := range ds {
-				took := "-"
-				if d.StartTime != nil && d.CompleteTime != nil {
-					took = d.CompleteTime.Sub(*d.StartTime).Round(time.Second).String()
-				}
-				fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
-					d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
-					d.CreateTime.Format(time.DateTime), took, d.Creator, detail(d))
-			}
-			return tw.Flush()
+			return o.run(cmd.OutOrStdout(), args)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	rootCmd.AddCommand(cmd)
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func (o *historyOptions) run(out io.Writer, args []string) error {
+	fn := ""
+	if len(args) == 1 {
+		fn = o.functionName(args[0])
+	}
+	ds, err := control.ReadHistory(o.stateDir(), fn)
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ds)
+	}
+	if len(ds) == 0 {
+		fmt.Fprintln(out, "no deployments yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEPLOYMENT\tFUNCTION\tVERSIONS\tCONFIG\tSTATUS\tCREATED\tTOOK\tCREATOR\tDETAIL")
+	for _, d := range ds {
+		took := "-"
+		if d.StartTime != nil && d.CompleteTime != nil {
+			took = d.CompleteTime.Sub(*d.StartTime).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
+			d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
+			d.CreateTime.Format(time.DateTime), took, d.Creator, detail(d))
+	}
+	return tw.Flush()
 }
 
 func detail(d deploy.Deployment) string {

@@ -21,15 +21,15 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 )
 
-type logsFlags struct {
-	version  string
-	follow   bool
-	since    string
-	stateDir string
+type logsOptions struct {
+	*globalOptions
+	version string
+	follow  bool
+	since   string
 }
 
-func init() {
-	var f logsFlags
+func newLogsCmd(g *globalOptions) *cobra.Command {
+	o := &logsOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "logs <function>",
 		Short: "Print a function's logs (START/END/REPORT lines and its output), per version",
@@ -40,19 +40,19 @@ CloudWatch. <function> is the key under functions (api) or the deployed name
 (orders-dev-api).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLogs(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f)
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.version, "version", "", "only this version's streams (a number)")
-	fl.BoolVarP(&f.follow, "follow", "f", false, "keep printing new events until interrupted")
-	fl.StringVar(&f.since, "since", "", "only events since a time: a duration ago (10m, 2h) or an RFC 3339 time")
-	fl.StringVar(&f.stateDir, "state-dir", "", "where state is kept (default: .sluice beside the config)")
-	rootCmd.AddCommand(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.version, "version", "", "only this version's streams (a number)")
+	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing new events until interrupted")
+	f.StringVar(&o.since, "since", "", "only events since a time: a duration ago (10m, 2h) or an RFC 3339 time")
+	return cmd
 }
 
-func runLogs(stdout, stderr io.Writer, function string, f logsFlags) error {
-	svc, _, err := loadService(stderr, false)
+func (o *logsOptions) run(ctx context.Context, stdout, stderr io.Writer, function string) error {
+	f := o
+	svc, _, err := o.loadService(stderr, false)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runLogs(stdout, stderr io.Writer, function string, f logsFlags) error {
 	if fn := svc.Function(function); fn != nil {
 		name = fn.Name
 	} else if !isFunctionName(svc, function) {
-		return fmt.Errorf("%s has no function %q: use one of %s", global.config, function, functionKeys(svc))
+		return fmt.Errorf("%s has no function %q: use one of %s", o.config, function, functionKeys(svc))
 	}
 	if f.version != "" {
 		if n, err := strconv.Atoi(f.version); err != nil || n < 1 {
@@ -75,7 +75,7 @@ func runLogs(stdout, stderr io.Writer, function string, f logsFlags) error {
 		}
 		filter.Since = since
 	}
-	stateDir := f.stateDir
+	stateDir := o.stateDirArg
 	if stateDir == "" {
 		stateDir = filepath.Join(svc.Dir, engine.StateDirName)
 	}
@@ -108,7 +108,7 @@ func runLogs(stdout, stderr io.Writer, function string, f logsFlags) error {
 		}
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return store.Follow(ctx, group, filter, print)
 }

@@ -24,8 +24,13 @@ const (
 	serviceState     = "serverless-state.json"
 )
 
-func init() {
-	var template, output string
+type packageOptions struct {
+	*globalOptions
+	template, output string
+}
+
+func newPackageCmd(g *globalOptions) *cobra.Command {
+	o := &packageOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "package",
 		Short: "Add gradual deployment and alarms to the framework's compiled CloudFormation template",
@@ -46,28 +51,29 @@ The service is validated first; errors stop it (exit status 1) and name the
 line of serverless.yml to fix. Warnings go to standard error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPackage(cmd.OutOrStdout(), cmd.ErrOrStderr(), template, output)
+			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&template, "template", "t", "", "the compiled template to read (default: .serverless/"+compiledTemplate+", rewritten in place)")
-	f.StringVarP(&output, "output", "o", "", "where to write the template (default: standard output with --template, else in place)")
-	rootCmd.AddCommand(cmd)
+	f.StringVarP(&o.template, "template", "t", "", "the compiled template to read (default: .serverless/"+compiledTemplate+", rewritten in place)")
+	f.StringVarP(&o.output, "output", "o", "", "where to write the template (default: standard output with --template, else in place)")
+	return cmd
 }
 
-func runPackage(stdout, stderr io.Writer, template, output string) error {
-	svc, _, err := loadService(stderr, false)
+func (o *packageOptions) run(stdout, stderr io.Writer) error {
+	template, output := o.template, o.output
+	svc, _, err := o.loadService(stderr, false)
 	if err != nil {
 		return err
 	}
 	diags := validate.Service(svc)
 	if err := diags.Err(); err != nil {
 		printWarnings(stderr, diags, nil)
-		return fmt.Errorf("%s is not valid:\n%w", global.config, err)
+		return fmt.Errorf("%s is not valid:\n%w", o.config, err)
 	}
 
 	if template == "" {
-		template = filepath.Join(filepath.Dir(global.config), packageDir, compiledTemplate)
+		template = filepath.Join(filepath.Dir(o.config), packageDir, compiledTemplate)
 		if output == "" {
 			output = template
 		}
@@ -79,7 +85,7 @@ func runPackage(stdout, stderr io.Writer, template, output string) error {
 	out, tdiags, err := awscfn.Transform(tpl, svc)
 	printWarnings(stderr, diags, tdiags)
 	if err != nil {
-		return fmt.Errorf("cannot package %s:\n%w", global.config, err)
+		return fmt.Errorf("cannot package %s:\n%w", o.config, err)
 	}
 
 	body, err := encodeTemplate(out)
@@ -113,7 +119,8 @@ func runPackage(stdout, stderr io.Writer, template, output string) error {
 	return writeAll(writes)
 }
 
-// printWarnings prints the warnings of validation and of the transform.
+// printWarnings prints the warnings of validation and of the transform,
+// each once: both compile custom.alerts, so both report its findings.
 // Validation judges an alarm of deploymentSettings by serverless.yml alone;
 // the transform sees the template, where other plugins' resources are too,
 // so its verdict on alarms is the one kept.
@@ -127,8 +134,12 @@ func printWarnings(w io.Writer, validation, transform config.Diagnostics) {
 	}
 	all = append(all, transform.Warnings()...)
 	all.Sort()
+	seen := make(map[string]bool, len(all))
 	for _, d := range all {
-		fmt.Fprintln(w, d.Error())
+		if line := d.Error(); !seen[line] {
+			seen[line] = true
+			fmt.Fprintln(w, line)
+		}
 	}
 }
 

@@ -272,3 +272,21 @@ func TestPackageCustomPackageDir(t *testing.T) {
 		t.Error("out/serverless-state.json's template was not replaced")
 	}
 }
+
+// TestPackageWarnsOnce: validation and the transform both compile
+// custom.alerts; each of its warnings is printed once.
+func TestPackageWarnsOnce(t *testing.T) {
+	dir := packagedService(t)
+	cfg := filepath.Join(dir, "serverless.yml")
+	src, _ := os.ReadFile(cfg)
+	// A definition with a setting that is ignored: one warning.
+	extra := "custom:\n  alerts:\n    definitions:\n      functionErrors:\n        evaluateLowSampleCountPercentile: ignore\n    alarms: [functionErrors]\n"
+	os.WriteFile(cfg, []byte(strings.Replace(string(src), "custom:\n", extra, 1)), 0o644)
+	r := sluice(t, "package", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "evaluateLowSampleCountPercentile: applies only to percentile statistics"); n != 1 {
+		t.Errorf("the warning was printed %d times, want once:\n%s", n, r.stderr)
+	}
+}

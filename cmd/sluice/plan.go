@@ -26,29 +26,38 @@ type functionPlan struct {
 	Steps           []schedule.Step `json:"steps"`
 }
 
-func init() {
-	var output string
+type planOptions struct {
+	*globalOptions
+	output string
+}
+
+func newPlanCmd(g *globalOptions) *cobra.Command {
+	o := &planOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show, per function, the traffic shifts its deployment type makes (time offset → weight)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := checkedService(cmd, false)
-			if err != nil {
-				return err
-			}
-			plans := planService(svc)
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(plans)
-			}
-			printPlans(cmd.OutOrStdout(), svc, plans)
-			return nil
+			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	rootCmd.AddCommand(cmd)
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func (o *planOptions) run(out, errOut io.Writer) error {
+	svc, err := o.checkedService(errOut, false)
+	if err != nil {
+		return err
+	}
+	plans := planService(svc)
+	if o.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plans)
+	}
+	printPlans(out, svc, plans)
+	return nil
 }
 
 func planService(svc *config.Service) []functionPlan {

@@ -17,9 +17,14 @@ import (
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
-func init() {
-	var output string
-	var wait bool
+type statusOptions struct {
+	*globalOptions
+	output string
+	wait   bool
+}
+
+func newStatusCmd(g *globalOptions) *cobra.Command {
+	o := &statusOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each alias's traffic split and the latest deployment of each function",
@@ -28,46 +33,54 @@ With --wait it blocks until no deployment is in progress and exits with the resu
 latest deployments (0 succeeded, 2 rolled back, 3 failed without rollback).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := control.ReadStatus(stateDir())
-			if err != nil {
-				return err
-			}
-			if wait {
-				if err := waitForActive(cmd, st); err != nil {
-					return err
-				}
-				if st, err = control.ReadStatus(stateDir()); err != nil {
-					return err
-				}
-			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(st); err != nil {
-					return err
-				}
-			} else {
-				printStatus(cmd.OutOrStdout(), st)
-			}
-			if wait {
-				code := progress.ExitSucceeded
-				for _, d := range st.Deployments {
-					code = max(code, progress.ResultCode(d))
-				}
-				if code != progress.ExitSucceeded {
-					return &exitError{code: code}
-				}
-			}
-			return nil
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "block until no deployment is in progress; the exit code is the result")
-	rootCmd.AddCommand(cmd)
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVarP(&o.wait, "wait", "w", false, "block until no deployment is in progress; the exit code is the result")
+	return cmd
+}
+
+func (o *statusOptions) run(ctx context.Context, out, errOut io.Writer) error {
+	wait, output := o.wait, o.output
+	st, err := control.ReadStatus(o.stateDir())
+	if err != nil {
+		return err
+	}
+	if wait {
+		if err := o.waitForActive(ctx, errOut, st); err != nil {
+			return err
+		}
+		if st, err = control.ReadStatus(o.stateDir()); err != nil {
+			return err
+		}
+	}
+	if st.Alarms, err = control.ReadAlarms(ctx, o.stateDir()); err != nil {
+		fmt.Fprintf(errOut, "warning: alarm states unavailable: %v\n", err)
+	}
+	if output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	} else {
+		printStatus(out, st)
+	}
+	if wait {
+		code := progress.ExitSucceeded
+		for _, d := range st.Deployments {
+			code = max(code, progress.ResultCode(d))
+		}
+		if code != progress.ExitSucceeded {
+			return &exitError{code: code}
+		}
+	}
+	return nil
 }
 
 // waitForActive follows the deployments in progress to their end.
-func waitForActive(cmd *cobra.Command, st control.Status) error {
+func (o *statusOptions) waitForActive(ctx context.Context, errOut io.Writer, st control.Status) error {
 	var active []deploy.Deployment
 	for _, d := range st.Deployments {
 		if !d.Status.Done() {
@@ -77,14 +90,14 @@ func waitForActive(cmd *cobra.Command, st control.Status) error {
 	if len(active) == 0 {
 		return nil
 	}
-	client, err := dialEngine()
+	client, err := o.dialEngine()
 	if err != nil {
 		return fmt.Errorf("deployments are in progress but cannot be followed: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	mode, _ := progress.ModeFor("", cmd.ErrOrStderr())
-	t := progress.NewTracker(cmd.ErrOrStderr(), mode)
+	mode, _ := progress.ModeFor("", errOut)
+	t := progress.NewTracker(errOut, mode)
 	watchErr, err := client.Follow(ctx, t.Update)
 	if err != nil {
 		return err
@@ -129,6 +142,7 @@ func printStatus(w io.Writer, st control.Status) {
 		}
 	}
 	tw.Flush()
+	printAlarms(w, st.Alarms)
 	if len(st.Deployments) == 0 {
 		return
 	}
@@ -140,4 +154,23 @@ func printStatus(w io.Writer, st control.Status) {
 		}
 		fmt.Fprintln(w, strings.TrimSpace(line))
 	}
+}
+
+// printAlarms lists the running engine's alarms; a canary alarm shows the
+// version it watches.
+func printAlarms(w io.Writer, alarms []control.AlarmStatus) {
+	if len(alarms) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nALARMS")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ALARM\tSTATE\tWATCHES")
+	for _, a := range alarms {
+		watches := "-"
+		if a.ExecutedVersion != "" {
+			watches = fmt.Sprintf("%s v%s (canary)", a.Function, a.ExecutedVersion)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.State, watches)
+	}
+	tw.Flush()
 }

@@ -93,8 +93,11 @@ func (c *Compiled) LogicalID(function, name string) (string, bool) {
 // is incomplete and must not be deployed.
 func Compile(svc *config.Service) (*Compiled, config.Diagnostics) {
 	out := &Compiled{Resources: map[string]any{}, byName: map[fnAlarm]string{}}
-	if svc == nil || svc.Alerts == nil {
+	if svc == nil {
 		return out, nil
+	}
+	if svc.Alerts == nil {
+		return out, unusedAlarms(svc)
 	}
 	c := &compiler{svc: svc, cfg: svc.Alerts, out: out, seen: map[string]bool{}, ids: map[string]string{}}
 	active := c.activeOnStage()
@@ -113,6 +116,23 @@ func Compile(svc *config.Service) (*Compiled, config.Diagnostics) {
 	}
 	c.diags.Sort()
 	return out, c.diags
+}
+
+// unusedAlarms warns about functions that list alarms in a service with
+// no custom.alerts: aws-alerts 1.7.5 then returns before reading them and
+// generates nothing, in silence; sluice generates nothing too, but says so.
+func unusedAlarms(svc *config.Service) config.Diagnostics {
+	var diags config.Diagnostics
+	for _, f := range svc.Functions {
+		if len(f.Alarms) == 0 {
+			continue
+		}
+		path := "functions." + f.Key + ".alarms"
+		diags = append(diags, svc.Diag(config.SeverityWarning, path,
+			fmt.Sprintf("function %s lists alarms, but the service has no custom.alerts, so none is created (as with serverless-plugin-aws-alerts)", f.Key),
+			"add `custom: {alerts: {}}` to create them from the default definitions (functionErrors, …), or remove `alarms:`"))
+	}
+	return diags
 }
 
 // compiler holds the state of one Compile.

@@ -132,7 +132,7 @@ func (c *compiler) alarmResource(f *config.Function, e *entry, a *Alarm) map[str
 		if v, ok := e.get("period"); ok {
 			stat["Period"] = clone(v)
 		}
-		if v, ok := e.get("statistic"); ok {
+		if _, v, ok := e.statistic(); ok {
 			stat["Stat"] = clone(v)
 		}
 		threshold, hasThreshold := e.get("threshold")
@@ -152,7 +152,7 @@ func (c *compiler) alarmResource(f *config.Function, e *entry, a *Alarm) map[str
 		prop("Threshold", "threshold")
 		prop("Period", "period")
 		set("Dimensions", dimensions, true)
-		stat, hasStat := e.get("statistic")
+		_, stat, hasStat := e.statistic()
 		if s, ok := stat.(string); ok && slices.Contains(standardStatistics, s) {
 			props["Statistic"] = s
 		} else {

@@ -46,6 +46,8 @@ type canary struct {
 	alerts    *alerts.Compiled // custom.alerts, compiled when an alarm name needs resolving
 	owned     map[string]bool  // resources already copied for changing (see cloneMap)
 	bypasses  []bypass
+	// canaryAlarms are each function's deploymentSettings.canaryAlarms (see canaryalarms.go).
+	canaryAlarms map[*gradual][]alerts.CanaryAlarm
 }
 
 // own replaces resource id with a copy whose Properties are a copy too,
@@ -88,6 +90,9 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	if err := c.finish(); err != nil {
 		return c.diags, err
 	}
+	if err := c.planCanaryAlarms(); err != nil {
+		return c.diags, err
+	}
 
 	c.addApplication()
 	c.addServiceRole()
@@ -96,6 +101,7 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	for _, g := range c.gradual {
 		c.addDeploymentGroup(g, configs)
 		c.addAlias(g)
+		c.addCanaryAlarms(g)
 	}
 	for _, g := range c.gradual {
 		for _, t := range g.targets {

@@ -116,6 +116,10 @@ type DeploymentSettings struct {
 	PreTrafficHook  string     // function key of the BeforeAllowTraffic hook
 	PostTrafficHook string     // function key of the AfterAllowTraffic hook
 	Alarms          []AlarmRef // alarms that stop the deployment
+	// CanaryAlarms are alarms on the new version alone (Lambda's
+	// ExecutedVersion metrics), as written: names of aws-alerts definitions
+	// (or errorRate), or objects merged over the definition of that name.
+	CanaryAlarms []any
 	// Stages limits gradual deployments to these stages (service-wide only).
 	Stages []string
 	// TriggerConfigurations are CodeDeploy TriggerConfigurations, as written.
@@ -171,8 +175,13 @@ type ScheduleEvent struct {
 type Options struct {
 	Stage  string // --stage; empty: provider.stage, else dev
 	Region string // --region; empty: provider.region, else us-east-1
-	// Params are further ${opt:…} values, e.g. from --param key=value.
+	// Params are the ${param:…} values given with --param key=value; they
+	// win over the definition's params.<stage> and params.default.
 	Params map[string]string
+	// Vars give local values to variables only AWS can resolve, keyed by
+	// the reference inside ${…} (ssm:/orders/secret), as --var does; they
+	// win over sluice.local.yml.
+	Vars map[string]string
 	// Getenv reads the environment for ${env:…}; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// Local says the service will run on this machine. Function environment

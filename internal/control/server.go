@@ -84,9 +84,7 @@ func (s *Server) route() {
 		return s.Deployments.Get(r.PathValue("id"))
 	}))
 	s.mux.HandleFunc("POST "+p+"/deployments/{id}/stop", s.json(s.stop))
-	s.mux.HandleFunc("POST "+p+"/functions/{function}/rollback", s.json(func(r *http.Request) (any, error) {
-		return s.Deployments.Rollback(r.PathValue("function"))
-	}))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/rollback", s.json(s.rollback))
 	s.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
 	})
@@ -103,6 +101,19 @@ func (s *Server) json(h func(r *http.Request) (any, error)) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out)
 	}
+}
+
+// RollbackRequest is the body of POST functions/{function}/rollback (optional).
+type RollbackRequest struct {
+	ToVersion int `json:"toVersion,omitempty"` // 0: the version served before
+}
+
+func (s *Server) rollback(r *http.Request) (any, error) {
+	var in RollbackRequest
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	return s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion})
 }
 
 func (s *Server) stop(r *http.Request) (any, error) {

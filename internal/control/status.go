@@ -42,7 +42,8 @@ type Status struct {
 	Engine      *Info               `json:"engine,omitempty"`
 	Functions   []FunctionStatus    `json:"functions"`
 	Aliases     []AliasStatus       `json:"aliases"`
-	Deployments []deploy.Deployment `json:"deployments"` // in progress, or the last of each function
+	Deployments []deploy.Deployment `json:"deployments"`      // in progress, or the last of each function
+	Alarms      []AlarmStatus       `json:"alarms,omitempty"` // the running engine's (ReadAlarms)
 }
 
 // ErrNoState says a service has never been served.

@@ -44,6 +44,7 @@ type desired struct {
 	code      registry.Code // one snapshot of the service directory for every function
 	functions []desiredFunction
 	alarms    []alarm.Spec
+	alarmSet  *alarmSet // with the canary alarms, which follow deployments (canary.go)
 	groups    []*deploy.Group
 	routes    []gateway.Route // without targets: apply resolves them once the versions exist
 	schedules []scheduled
@@ -80,7 +81,16 @@ func (e *Engine) plan(svc *config.Service) (*desired, error) {
 	if err := diags.Err(); err != nil {
 		errs = append(errs, err)
 	}
-	d.alarms = set.specs
+	d.alarms, d.alarmSet = set.specs, set
+	for _, list := range set.canary {
+		for _, a := range list {
+			// Checked on a version number now; put on the version the alias
+			// serves by apply.
+			if _, err := alarm.FromCloudFormation(a.LogicalID, a.WithExecutedVersion("1"), set.ref); err != nil {
+				errs = append(errs, svc.Diag(config.SeverityError, a.Path, fmt.Sprintf("canary alarm %s: %v", a.AlarmName, err), ""))
+			}
+		}
+	}
 
 	// One snapshot of the service directory for every function: the
 	// framework packages one artifact for them all. The snapshot is
@@ -206,7 +216,7 @@ func (e *Engine) apply(d *desired) ([]Published, error) {
 		}
 		r.Target = t
 	}
-	if err := e.setAlarms(d.alarms); err != nil {
+	if err := e.setAlarms(d.alarmSet); err != nil {
 		return nil, err
 	}
 	e.deployer.SetGroups(d.groups)
@@ -218,14 +228,20 @@ func (e *Engine) apply(d *desired) ([]Published, error) {
 	return published, nil
 }
 
-// setAlarms makes the evaluator judge exactly specs: new and changed
-// alarms are put (a changed one keeps its state), removed ones deleted.
-func (e *Engine) setAlarms(specs []alarm.Spec) error {
-	keep := make(map[string]bool, len(specs))
-	for _, spec := range specs {
+// setAlarms makes the evaluator judge exactly set's alarms: new and
+// changed ones are put (a changed one keeps its state), removed ones
+// deleted. The canary alarms are put on the version they watch.
+func (e *Engine) setAlarms(set *alarmSet) error {
+	keep := make(map[string]bool, len(set.specs))
+	for _, spec := range set.specs {
 		keep[spec.Name] = true
 		if _, err := e.alarms.Put(spec); err != nil {
 			return fmt.Errorf("alarm %s: %w", spec.Name, err)
+		}
+	}
+	for _, list := range set.canary {
+		for _, a := range list {
+			keep[a.AlarmName] = true
 		}
 	}
 	for _, a := range e.alarms.Alarms() {
@@ -233,7 +249,7 @@ func (e *Engine) setAlarms(specs []alarm.Spec) error {
 			e.alarms.Delete(a.Name())
 		}
 	}
-	return nil
+	return e.putCanaryAlarms(set)
 }
 
 // warn prints diagnostics' warnings.
@@ -318,10 +334,10 @@ func (e *Engine) group(svc *config.Service, f *config.Function, set *alarmSet) (
 		var t struct {
 			Name   any      `json:"TriggerName"`
 			Events []string `json:"TriggerEvents"`
-			Target any      `json:"TargetTriggerArn"`
+			Target any      `json:"TriggerTargetArn"`
 		}
 		if err := json.Unmarshal(raw, &t); err != nil {
-			return nil, svc.Diag(config.SeverityError, fmt.Sprintf("%s.%d", svc.SettingPath(f, "triggerConfigurations"), i), "a trigger configuration must have TriggerName, TriggerEvents and TargetTriggerArn", "")
+			return nil, svc.Diag(config.SeverityError, fmt.Sprintf("%s.%d", svc.SettingPath(f, "triggerConfigurations"), i), "a trigger configuration must have TriggerName, TriggerEvents and TriggerTargetArn", "")
 		}
 		g.Triggers = append(g.Triggers, deploy.Trigger{Name: fmt.Sprint(t.Name), Events: t.Events, Target: plainOrJSON(t.Target)})
 	}

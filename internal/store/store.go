@@ -321,6 +321,12 @@ func (s *DB) PutAlarmState(a AlarmStateRecord) error {
 	return err
 }
 
+// DeleteAlarmState forgets an alarm's state (the alarm was deleted).
+func (s *DB) DeleteAlarmState(name string) error {
+	_, err := s.db.Exec(`DELETE FROM alarm_states WHERE name = ?`, name)
+	return err
+}
+
 // AlarmStates lists every alarm's last state, by name.
 func (s *DB) AlarmStates() ([]AlarmStateRecord, error) {
 	rows, err := s.db.Query(`SELECT name, state, reason, reason_data, updated_at FROM alarm_states ORDER BY name`)

@@ -130,12 +130,18 @@ func (v *validator) trigger(path string, i int, tc any) {
 	p := fmt.Sprintf("%s.%d", path, i)
 	m, ok := tc.(map[string]any)
 	if !ok {
-		v.report(config.SeverityError, p, "a trigger configuration must be a mapping", "write TriggerName, TriggerEvents and TargetTriggerArn")
+		v.report(config.SeverityError, p, "a trigger configuration must be a mapping", "write TriggerName, TriggerEvents and TriggerTargetArn")
 		return
 	}
-	for _, k := range []string{"TriggerName", "TriggerEvents", "TargetTriggerArn"} {
-		if _, ok := m[k]; !ok {
-			v.report(config.SeverityError, p, "the trigger configuration has no "+k, "write TriggerName, TriggerEvents and TargetTriggerArn")
+	if _, ok := m[MisspelledTriggerTarget]; ok {
+		// The canary plugin's own fixtures spell it so, and pass it
+		// through; CloudFormation then fails the stack on it.
+		v.report(config.SeverityError, p+"."+MisspelledTriggerTarget, MisspelledTriggerTarget+" is not a property of a CodeDeploy trigger; CloudFormation rejects it",
+			"rename it to TriggerTargetArn (as in AWS::CodeDeploy::DeploymentGroup TriggerConfig)")
+	}
+	for _, k := range []string{"TriggerName", "TriggerEvents", "TriggerTargetArn"} {
+		if _, ok := m[k]; !ok && (k != "TriggerTargetArn" || m[MisspelledTriggerTarget] == nil) {
+			v.report(config.SeverityError, p, "the trigger configuration has no "+k, "write TriggerName, TriggerEvents and TriggerTargetArn")
 		}
 	}
 	events, _ := m["TriggerEvents"].([]any)
@@ -145,6 +151,10 @@ func (v *validator) trigger(path string, i int, tc any) {
 		}
 	}
 }
+
+// MisspelledTriggerTarget is how serverless-plugin-canary-deployments'
+// fixtures spell TriggerTargetArn.
+const MisspelledTriggerTarget = "TargetTriggerArn"
 
 func functionKeys(svc *config.Service) string {
 	keys := make([]string, len(svc.Functions))
