@@ -33,8 +33,9 @@ func newServeCmd(g *globalOptions) *cobra.Command {
 	o := &serveOptions{globalOptions: g}
 	f := o
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the service on this machine the way Lambda runs it",
+		Use:        "serve",
+		SuggestFor: []string{"offline", "start"},
+		Short:      "Run the service on this machine the way Lambda runs it",
 		Long: `serve runs every function of serverless.yml as real processes behind the
 AWS Lambda Runtime API, serves its http (REST API, /<stage>/…) and httpApi
 (HTTP API) events on the gateway port, fires its schedule events, and serves

@@ -159,6 +159,9 @@ func Start(opts Options) (_ *Engine, err error) {
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
 	}
+	if err := writeStateGitignore(e.stateDir); err != nil {
+		return nil, fmt.Errorf("keep %s out of git: %w", e.stateDir, err)
+	}
 	cleanup = append(cleanup, func() { e.db.Close() })
 	if e.clock = opts.Clock; e.clock == nil {
 		// A scaled clock runs ahead of the wall clock; resume from the last
@@ -168,6 +171,14 @@ func Start(opts Options) (_ *Engine, err error) {
 			return nil, fmt.Errorf("read the state's latest time: %w", err)
 		}
 		e.clock = clock.ScaledFrom(opts.TimeScale, latest)
+		// The CLI shows people wall times: it needs this run's clock.
+		scale := opts.TimeScale
+		if scale <= 0 {
+			scale = 1 // as ScaledFrom takes it
+		}
+		if err := control.RecordClock(e.stateDir, control.ClockRun{Wall: time.Now().UTC(), Clock: e.clock.Now().UTC(), Scale: scale}); err != nil {
+			return nil, fmt.Errorf("record the clock in %s: %w", e.stateDir, err)
+		}
 	}
 	e.opts.Clock = e.clock
 	if e.registry, err = registry.Open(e.db, e.clock, filepath.Join(e.stateDir, "code")); err != nil {

@@ -41,7 +41,6 @@ type Published struct {
 // included. A configuration that is refused leaves the engine as it was.
 type desired struct {
 	svc       *config.Service
-	code      registry.Code // one snapshot of the service directory for every function
 	functions []desiredFunction
 	alarms    []alarm.Spec
 	alarmSet  *alarmSet // with the canary alarms, which follow deployments (canary.go)
@@ -55,6 +54,7 @@ type desired struct {
 // desiredFunction is a function as it is to be published.
 type desiredFunction struct {
 	fn       *config.Function
+	code     registry.Code // as the framework would package it
 	cfg      registry.Config
 	settings invoke.Settings
 	alias    string // the deployment alias of a function deployed gradually, else ""
@@ -92,14 +92,13 @@ func (e *Engine) plan(svc *config.Service) (*desired, error) {
 		}
 	}
 
-	// One snapshot of the service directory for every function: the
-	// framework packages one artifact for them all. The snapshot is
-	// content-addressed: storing it changes nothing that is served.
-	code, err := e.registry.Snapshot(svc.Dir)
+	// The framework packages one artifact for the functions that are not
+	// packaged individually: they share one snapshot. Snapshots are
+	// content-addressed: storing one changes nothing that is served.
+	codes, err := e.snapshotCode(svc)
 	if err != nil {
 		return nil, err
 	}
-	d.code = code
 	gradual := svc.GradualStage()
 	routeAt := map[string]string{} // kind and route key → the event defining it
 	for _, f := range svc.Functions {
@@ -107,11 +106,11 @@ func (e *Engine) plan(svc *config.Service) (*desired, error) {
 			d.skipped = append(d.skipped, fmt.Sprintf("%s: a container image function (image: %s) is not run locally", f.Key, f.Image))
 			continue
 		}
-		df := desiredFunction{fn: f,
+		df := desiredFunction{fn: f, code: codes[f.Key],
 			cfg: registry.Config{Runtime: f.Runtime, Handler: f.Handler, Environment: f.Environment, Timeout: f.Timeout, MemorySize: f.MemorySize},
 			settings: invoke.Settings{ReservedConcurrency: f.ReservedConcurrency, MaximumRetryAttempts: f.MaximumRetryAttempts,
 				MaximumEventAge: f.MaximumEventAge}}
-		if err := e.invoker.Check(f.Name, df.cfg, code.Dir); err != nil {
+		if err := e.invoker.Check(f.Name, df.cfg, df.code.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("%s: function %s cannot run: %w", svc.Pos("functions."+f.Key+".handler"), f.Key, err))
 		}
 		if f.DeploymentSettings != nil && gradual {
@@ -199,7 +198,7 @@ func (e *Engine) planEvents(d *desired, f *config.Function, qualifier string, ro
 func (e *Engine) apply(d *desired) ([]Published, error) {
 	var published []Published
 	for _, df := range d.functions {
-		pub, err := e.publish(d.svc, df, d.code)
+		pub, err := e.publish(d.svc, df)
 		if err != nil {
 			return nil, err
 		}
@@ -262,7 +261,7 @@ func (e *Engine) warn(diags config.Diagnostics) {
 // publish publishes df's code and configuration (reusing the latest
 // version when nothing changed), creates its alias if missing, and readies
 // its pool.
-func (e *Engine) publish(svc *config.Service, df desiredFunction, code registry.Code) (Published, error) {
+func (e *Engine) publish(svc *config.Service, df desiredFunction) (Published, error) {
 	f := df.fn
 	pub := Published{Key: f.Key, Function: f.Name, Alias: df.alias, Gradual: df.alias != ""}
 	if fn := e.registry.Function(f.Name); fn != nil {
@@ -270,7 +269,7 @@ func (e *Engine) publish(svc *config.Service, df desiredFunction, code registry.
 			pub.Old = v.Number
 		}
 	}
-	v, created, err := e.registry.PublishCode(f.Name, df.cfg, code, "")
+	v, created, err := e.registry.PublishCode(f.Name, df.cfg, df.code, "")
 	if err != nil {
 		return pub, fmt.Errorf("%s: publish %s: %w", svc.Pos("functions."+f.Key), f.Key, err)
 	}

@@ -48,14 +48,20 @@ function patchConsole() {
 // ---- the Runtime API client ---------------------------------------------
 
 class Client {
-  constructor(hostport) {
-    const i = hostport.lastIndexOf(':');
-    this.hostport = hostport;
+  // endpoint is host:port, or the path of sluice's private Unix socket.
+  constructor(endpoint) {
     this.waiters = []; // resolve functions, one per request sent, in order
     this.buf = null;
     this.head = null; // parsed head of the response being read
-    this.sock = net.connect({ host: hostport.slice(0, i), port: Number(hostport.slice(i + 1)) });
-    this.sock.setNoDelay(true);
+    if (endpoint.startsWith('/')) {
+      this.hostport = 'localhost';
+      this.sock = net.connect({ path: endpoint });
+    } else {
+      const i = endpoint.lastIndexOf(':');
+      this.hostport = endpoint;
+      this.sock = net.connect({ host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)) });
+      this.sock.setNoDelay(true);
+    }
     this.sock.on('data', (chunk) => this.onData(chunk));
     this.sock.on('error', (err) => {
       process.stderr.write(`sluice runtime: Runtime API connection failed: ${err.message}\n`);

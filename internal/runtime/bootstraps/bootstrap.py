@@ -33,11 +33,17 @@ class Client:
     event go out in one write (pipelined), one round trip per invocation.
     """
 
-    def __init__(self, hostport):
-        host, port = hostport.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.host = hostport.encode("latin-1")
+    def __init__(self, endpoint):
+        # endpoint is host:port, or the path of sluice's private Unix socket.
+        if endpoint.startswith("/"):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(endpoint)
+            self.host = b"localhost"
+        else:
+            host, port = endpoint.rsplit(":", 1)
+            self.sock = socket.create_connection((host, int(port)))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.host = endpoint.encode("latin-1")
         self.buf = bytearray()
         self.next_request = b"GET " + BASE.encode() + b"invocation/next HTTP/1.1\r\nHost: " + self.host + b"\r\n\r\n"
 
