@@ -41,6 +41,7 @@ func Service(svc *config.Service) config.Diagnostics {
 	for _, f := range svc.Functions {
 		if f.DeploymentSettings != nil {
 			v.deployment(f, compiled)
+			v.canary(f, compiled)
 		}
 	}
 	v.diags.Sort()
