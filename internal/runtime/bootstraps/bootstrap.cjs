@@ -389,6 +389,36 @@ function fatal(client, label, err) {
   process.exit(129);
 }
 
+// ---- fault injection (sluice rehearse) -----------------------------------
+
+// SLUICE_FAULT makes a copy of a version misbehave without a change to its
+// code, so `sluice rehearse` can check that the deployment's alarms catch it:
+// "error" fails every invocation, "error:0.1" that share of them,
+// "latency:800" holds each invocation 800 ms before the handler runs (real
+// time, so Lambda's Duration includes it), "none" or unset changes nothing.
+function withFault(handler, spec) {
+  if (!spec || spec === 'none') return handler;
+  const [kind, arg] = spec.split(':');
+  const n = Number(arg);
+  if (kind === 'error' && (arg === undefined || (n >= 0 && n <= 1))) {
+    const share = arg === undefined ? 1 : n;
+    return (event, context, callback) => {
+      if (Math.random() < share) throw new Error(`injected by sluice rehearse (SLUICE_FAULT=${spec})`);
+      return handler(event, context, callback);
+    };
+  }
+  if (kind === 'latency' && n > 0) {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    return (event, context, callback) => {
+      // Blocks this environment, which serves one invocation at a time,
+      // and works for async and callback handlers alike.
+      Atomics.wait(pause, 0, 0, n);
+      return handler(event, context, callback);
+    };
+  }
+  throw new RuntimeFault('Runtime.InvalidFault', `SLUICE_FAULT=${spec}: use error, error:<share 0-1>, latency:<ms> or none`);
+}
+
 async function main() {
   patchConsole();
   const client = new Client(API);
@@ -401,7 +431,7 @@ async function main() {
 
   let handler;
   try {
-    handler = await loadHandler();
+    handler = withFault(await loadHandler(), env.SLUICE_FAULT);
   } catch (err) {
     const fault = err instanceof RuntimeFault ? err : new RuntimeFault(err && err.name ? err.name : 'Runtime.Unknown', err && err.message ? err.message : String(err), err);
     const doc = errorDocument(fault);
