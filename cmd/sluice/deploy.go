@@ -89,6 +89,9 @@ func deployAndWait(ctx context.Context, client *control.Client, t *progress.Trac
 	}
 	res, err := client.Deploy(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitSignaled, err: errors.New("interrupted while publishing: the engine may have published and started deployments; `sluice status` shows what it did")}
+		}
 		return err
 	}
 	if len(res.Changes) == 0 {
@@ -117,7 +120,8 @@ func deployAndWait(ctx context.Context, client *control.Client, t *progress.Trac
 		if c.DeploymentID == "" {
 			continue
 		}
-		d, err := client.Deployment(ctx, c.DeploymentID)
+		// Not cut short by an interrupt: it is reported once tracked.
+		d, err := client.Deployment(context.WithoutCancel(ctx), c.DeploymentID)
 		if err != nil {
 			return err
 		}
