@@ -115,6 +115,7 @@ type Engine struct {
 
 	mu        sync.Mutex // serialises Reload and Shutdown
 	svc       *config.Service
+	applied   *desired // the state last applied
 	schedules *cron.Runner
 	closed    bool
 }
@@ -226,15 +227,24 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.invoker.Close(ctx)
 	})
 	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
-		BinaryMediaTypes: binaryMediaTypes(svc), HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
+		BinaryMediaTypes: svc.Provider.BinaryMediaTypes, HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
 
-	plan, err := e.apply(svc)
+	plan, err := e.plan(svc)
 	if err != nil {
 		return nil, err
 	}
 	e.deployer = deploy.New(deploy.Config{Clock: e.clock, Registry: e.registry, Store: e.db, Hooks: e.invoker,
 		Alarms: alarmWatcher{e.alarms}, Logger: e.log, Groups: plan.groups})
 	cleanup = append(cleanup, e.deployer.Close, e.deployer.Subscribe(e.followDeployment))
+	published, err := e.apply(plan)
+	cleanup = append(cleanup, func() {
+		if e.schedules != nil {
+			e.schedules.Stop()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
 	settled, err := e.deployer.Recover()
 	if err != nil {
 		return nil, fmt.Errorf("settle the deployments a previous engine left unfinished: %w", err)
@@ -273,7 +283,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.log.Warn("cannot write the engine file; CLI commands will not find this engine", "err", err)
 	}
 	e.svc = svc
-	e.printSummary(plan)
+	e.printSummary(plan, published)
 	return e, nil
 }
 

@@ -307,6 +307,9 @@ func (t *Tracker) Wait(ctx context.Context, watchErr <-chan error) (int, error) 
 	for !t.Done() {
 		select {
 		case err := <-watchErr:
+			if ctx.Err() != nil {
+				return 0, ErrStoppedWaiting // the watch ended with the wait
+			}
 			if err == nil {
 				err = errors.New("stopped watching before the deployments ended")
 			}
