@@ -79,6 +79,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newLogsCmd(g),
 		newPackageCmd(g),
 		newDemoCmd(g),
+		newRehearseCmd(g),
 	)
 	return root
 }
