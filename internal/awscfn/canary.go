@@ -102,6 +102,7 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 		c.addDeploymentGroup(g, configs)
 		c.addAlias(g)
 		c.addCanaryAlarms(g)
+		c.addCondition(g)
 	}
 	for _, g := range c.gradual {
 		for _, t := range g.targets {
