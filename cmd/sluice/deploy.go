@@ -30,8 +30,10 @@ func newDeployCmd(g *globalOptions) *cobra.Command {
 		Use:   "deploy",
 		Short: "Publish what changed and deploy it gradually through the running engine",
 		Long: `deploy asks the engine serving --config (started with sluice serve) to re-read the
-service, publish a new version of each function whose code or configuration changed, and
-start a deployment for each function with deploymentSettings (the others switch at once).
+service, check all of it (an invalid service is refused and nothing changes), publish a new
+version of each function whose code or configuration changed, and start a deployment for
+each function with deploymentSettings whose alias does not serve its latest version (the
+others switch at once).
 It prints each deployment's id on standard output.
 
 With --wait it follows the deployments to their end and its exit code is the result:
