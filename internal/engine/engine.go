@@ -214,6 +214,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		accessKey = *opts.APIAccessKey
 	}
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
+	// Stack traces name the service's files, not the version's snapshot.
+	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
+	e.warnRuntimeDifferences(svc)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
 	}
