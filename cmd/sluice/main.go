@@ -80,6 +80,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newInvokeCmd(g),
 		newPackageCmd(g),
 		newDemoCmd(g),
+		newRehearseCmd(g),
 	)
 	return root
 }
