@@ -30,8 +30,10 @@ func newDeployCmd(g *globalOptions) *cobra.Command {
 		Use:   "deploy",
 		Short: "Publish what changed and deploy it gradually through the running engine",
 		Long: `deploy asks the engine serving --config (started with sluice serve) to re-read the
-service, publish a new version of each function whose code or configuration changed, and
-start a deployment for each function with deploymentSettings (the others switch at once).
+service, check all of it (an invalid service is refused and nothing changes), publish a new
+version of each function whose code or configuration changed, and start a deployment for
+each function with deploymentSettings whose alias does not serve its latest version (the
+others switch at once).
 It prints each deployment's id on standard output.
 
 With --wait it follows the deployments to their end and its exit code is the result:
@@ -87,6 +89,9 @@ func deployAndWait(ctx context.Context, client *control.Client, t *progress.Trac
 	}
 	res, err := client.Deploy(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitSignaled, err: errors.New("interrupted while publishing: the engine may have published and started deployments; `sluice status` shows what it did")}
+		}
 		return err
 	}
 	if len(res.Changes) == 0 {
@@ -115,7 +120,8 @@ func deployAndWait(ctx context.Context, client *control.Client, t *progress.Trac
 		if c.DeploymentID == "" {
 			continue
 		}
-		d, err := client.Deployment(ctx, c.DeploymentID)
+		// Not cut short by an interrupt: it is reported once tracked.
+		d, err := client.Deployment(context.WithoutCancel(ctx), c.DeploymentID)
 		if err != nil {
 			return err
 		}

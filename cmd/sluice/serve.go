@@ -30,6 +30,7 @@ type serveOptions struct {
 	hookTimeout time.Duration
 	accessKey   string
 	maxEnvs     int
+	quiet       bool // no request lines, no function output
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -67,6 +68,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
 	fl.IntVar(&f.maxEnvs, "max-environments", 2*goruntime.NumCPU(), "at most this many function processes at once, queueing requests beyond (0: one per concurrent request, as Lambda)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
 	return cmd
 }
 
@@ -89,8 +91,13 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var requestLog io.Writer
+	if !o.quiet {
+		requestLog = stdout
+	}
 	e, err := engine.Start(engine.Options{
-		Config: o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
+		RequestLog: requestLog,
+		Config:     o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,

@@ -161,6 +161,9 @@ func printStatus(w io.Writer, st control.Status, scale float64) error {
 		if a.AdditionalVersion != 0 {
 			traffic = fmt.Sprintf("v%d %.0f%% · v%d %.0f%%", a.Version, (1-a.AdditionalWeight)*100, a.AdditionalVersion, a.AdditionalWeight*100)
 		}
+		if !a.LatestDeployed() {
+			traffic += fmt.Sprintf(" (latest v%d not deployed: `sluice deploy`)", a.LatestVersion)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Function, a.Alias, traffic)
 	}
 	for _, f := range st.Functions {

@@ -43,11 +43,11 @@ only ways to end a CodeDeploy deployment early.`,
 }
 
 func (o *stopOptions) run(ctx context.Context, out io.Writer, target string) error {
-	client, err := o.dialEngine()
+	id, err := o.deploymentOf(target)
 	if err != nil {
 		return err
 	}
-	id, err := o.deploymentOf(target)
+	client, err := o.dialEngine()
 	if err != nil {
 		return err
 	}

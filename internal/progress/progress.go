@@ -41,11 +41,11 @@ type Tracker struct {
 	mu        sync.Mutex
 	published []string // deployments started by the changes shown
 	order     []string
-	latest  map[string]deploy.Deployment
-	shown   map[string]string // what was last shown per deployment, to skip repeats
-	drawn   int               // lines drawn last time (TTY)
-	early   map[string]deploy.Deployment
-	changed chan struct{} // signalled on every change, for waiters
+	latest    map[string]deploy.Deployment
+	shown     map[string]string // what was last shown per deployment, to skip repeats
+	drawn     int               // lines drawn last time (TTY)
+	early     map[string]deploy.Deployment
+	changed   chan struct{} // signalled on every change, for waiters
 }
 
 // NewTracker is New with only a mode.
@@ -307,6 +307,9 @@ func (t *Tracker) Wait(ctx context.Context, watchErr <-chan error) (int, error) 
 	for !t.Done() {
 		select {
 		case err := <-watchErr:
+			if ctx.Err() != nil {
+				return 0, ErrStoppedWaiting // the watch ended with the wait
+			}
 			if err == nil {
 				err = errors.New("stopped watching before the deployments ended")
 			}
