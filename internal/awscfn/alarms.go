@@ -36,7 +36,7 @@ func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 		switch {
 		case byUser:
 			resources[id] = alerts.Merge(res, alerts.Merge(nil, own))
-		case inTemplate && str(at(existing, "Type")) == str(at(res, "Type")):
+		case inTemplate && compiledAlike(existing, res):
 			// Serverless Framework v4 (4.15 and later) compiles custom.alerts
 			// itself, plugin or not: the template holds this very resource
 			// already. Keep one, sluice's (merging the two could mix, say,
@@ -90,4 +90,25 @@ func sameJSON(a, b any) bool {
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
+// compiledAlike reports whether a resource found in the template is one
+// a compiler of custom.alerts made from the same definition as res: the
+// same resource, or an alarm on the same metric (Serverless Framework v4
+// may write one a little differently, e.g. without sluice's fixes).
+func compiledAlike(existing, res any) bool {
+	if str(at(existing, "Type")) != str(at(res, "Type")) {
+		return false
+	}
+	if sameJSON(existing, res) {
+		return true
+	}
+	if str(at(res, "Type")) != "AWS::CloudWatch::Alarm" {
+		return false
+	}
+	metric := func(r any) [2]any {
+		return [2]any{at(r, "Properties", "Namespace"), at(r, "Properties", "MetricName")}
+	}
+	m := metric(existing)
+	return m[1] != nil && sameJSON(m, metric(res))
 }
