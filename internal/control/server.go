@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 	"sync"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
@@ -195,6 +196,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	defer cancel()
+	// The stream lasts as long as the client watches: no write deadline.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
