@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 // globalOptions are the flags every command shares, and what they lead to.
@@ -19,6 +21,8 @@ type globalOptions struct {
 	stateDirArg string
 	params      []string // --param key=value: ${param:key}
 	vars        []string // --var 'ssm:/path=value': a local value for an AWS-only variable
+	color       string
+	env         progress.Env // os.Getenv; tests pass their own
 }
 
 func (g *globalOptions) bindFlags(root *cobra.Command) {
@@ -36,6 +40,12 @@ func (g *globalOptions) bindFlags(root *cobra.Command) {
 			g.config, _ = config.Find("")
 		}
 	}
+	f.StringVar(&g.color, "color", "auto", "colour progress: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always or never")
+	root.RegisterFlagCompletionFunc("stage", g.completeStages)
+	root.RegisterFlagCompletionFunc("config", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return []cobra.Completion{"yml", "yaml", "json"}, cobra.ShellCompDirectiveFilterFileExt
+	})
+	root.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // loadOptions are the config.Options of the shared flags. local is set by
@@ -50,6 +60,18 @@ func (g *globalOptions) loadOptions(local bool) (config.Options, error) {
 		return config.Options{}, err
 	}
 	return config.Options{Stage: g.stage, Region: g.region, Params: params, Vars: vars, Local: local}, nil
+}
+
+// display is how progress shows on w for --output and --color.
+func (g *globalOptions) display(output outputFormat, w io.Writer) (progress.Display, error) {
+	return progress.Detect(string(output), g.color, w, g.env)
+}
+
+// timeline turns the engine's (scaled) clock into wall time; without a
+// readable clock file, times show as recorded.
+func (g *globalOptions) timeline() control.Timeline {
+	tl, _ := control.ReadTimeline(g.stateDir())
+	return tl
 }
 
 // stateDir is where the engine for --config keeps its state: --state-dir,
@@ -88,18 +110,47 @@ func (g *globalOptions) loadService(w io.Writer, local bool) (*config.Service, c
 }
 
 // functionName maps a function's key in serverless.yml (api) to its
-// deployed name (orders-dev-api); other names pass through.
-func (g *globalOptions) functionName(name string) string {
-	opts, err := g.loadOptions(false)
-	if err != nil {
-		return name
-	}
-	svc, _, err := config.Load(g.config, opts)
-	if err != nil {
-		return name
+// deployed name (orders-dev-api). A name that is neither is an error that
+// lists the keys; when the service cannot be loaded, the name passes
+// through for the engine to judge.
+func (g *globalOptions) functionName(name string) (string, error) {
+	svc := g.service()
+	if svc == nil {
+		return name, nil
 	}
 	if f := svc.Function(name); f != nil {
-		return f.Name
+		return f.Name, nil
 	}
-	return name
+	for _, f := range svc.Functions {
+		if f.Name == name {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no function %q: use one of %s", g.config, name, functionKeys(svc))
+}
+
+func functionKeys(svc *config.Service) string {
+	keys := make([]string, len(svc.Functions))
+	for i, f := range svc.Functions {
+		keys[i] = f.Key
+	}
+	return strings.Join(keys, ", ")
+}
+
+// gradualFunction is functionName for commands that act on a function's
+// deployments: it must have deploymentSettings (else nothing deploys it
+// gradually, and there is nothing to roll back, promote or retry).
+func (g *globalOptions) gradualFunction(name string) (string, error) {
+	fn, err := g.functionName(name)
+	if err != nil {
+		return "", err
+	}
+	if svc := g.service(); svc != nil {
+		for _, f := range svc.Functions {
+			if f.Name == fn && f.DeploymentSettings == nil {
+				return "", fmt.Errorf("function %s has no deploymentSettings in %s: its new versions serve all traffic at once, so it has no deployments to act on (add deploymentSettings to deploy it gradually)", f.Key, g.config)
+			}
+		}
+	}
+	return fn, nil
 }

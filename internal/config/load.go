@@ -465,6 +465,14 @@ func (d *decoder) provider(n *node) {
 	if v := n.get("versionFunctions"); v != nil {
 		p.VersionFunctions = d.boolean(v, "provider.versionFunctions", true)
 	}
+	if v := n.get("httpApi"); v != nil && d.mapping(v, "provider.httpApi") {
+		p.HTTPAPICORS = d.httpAPICORS(v.get("cors"), "provider.httpApi.cors")
+	}
+	if v := n.get("apiGateway"); v != nil && d.mapping(v, "provider.apiGateway") {
+		if t := v.get("binaryMediaTypes"); t != nil {
+			p.BinaryMediaTypes = d.stringList(t, "provider.apiGateway.binaryMediaTypes")
+		}
+	}
 	stmts := n.get("iamRoleStatements")
 	if iam := n.get("iam"); iam != nil && iam.kind == kindMap {
 		if role := iam.get("role"); role != nil && role.kind == kindMap && role.get("statements") != nil {
@@ -522,6 +530,16 @@ func (d *decoder) function(key string, n *node) *Function {
 			f.ReservedConcurrency = &c
 		}
 	}
+	if v := n.get("maximumRetryAttempts"); v != nil {
+		if c, ok := d.integer(v, path+".maximumRetryAttempts", 0, 2); ok {
+			f.MaximumRetryAttempts = &c
+		}
+	}
+	if v := n.get("maximumEventAge"); v != nil {
+		if s, ok := d.integer(v, path+".maximumEventAge", 60, 21600); ok {
+			f.MaximumEventAge = time.Duration(s) * time.Second
+		}
+	}
 	f.Environment = map[string]string{}
 	for k, v := range p.Environment {
 		f.Environment[k] = v
@@ -558,6 +576,39 @@ func (d *decoder) function(key string, n *node) *Function {
 		}
 	}
 	return f
+}
+
+// httpAPICORS decodes provider.httpApi.cors: true, false, or a mapping
+// overriding the framework's defaults.
+func (d *decoder) httpAPICORS(n *node, path string) *HTTPAPICORS {
+	if !d.usable(n, path) {
+		return nil
+	}
+	if n.kind != kindMap {
+		if d.boolean(n, path, false) {
+			return &HTTPAPICORS{}
+		}
+		return nil
+	}
+	c := &HTTPAPICORS{}
+	for _, l := range []struct {
+		key string
+		dst *[]string
+	}{{"allowedOrigins", &c.AllowedOrigins}, {"allowedHeaders", &c.AllowedHeaders},
+		{"allowedMethods", &c.AllowedMethods}, {"exposedResponseHeaders", &c.ExposedResponseHeaders}} {
+		if v := n.get(l.key); v != nil {
+			*l.dst = d.stringList(v, join(path, l.key))
+		}
+	}
+	if v := n.get("allowCredentials"); v != nil {
+		c.AllowCredentials = d.boolean(v, join(path, "allowCredentials"), false)
+	}
+	if v := n.get("maxAge"); v != nil {
+		if s, ok := d.integer(v, join(path, "maxAge"), 0, 86400); ok {
+			c.MaxAge = &s
+		}
+	}
+	return c
 }
 
 // deploymentSettings decodes a deploymentSettings mapping overlaid on base

@@ -14,12 +14,23 @@ import (
 )
 
 // Publisher publishes new versions of the functions whose code or
-// configuration changed (the engine re-reads serverless.yml).
+// configuration changed (the engine re-reads serverless.yml) and starts
+// their deployments, as one step: it refuses while a deployment is in
+// progress (deploy.ErrAlreadyInProgress) or when the service cannot be
+// published (*PublishError), before publishing anything.
 type Publisher interface {
-	PublishChanges() ([]Change, error)
+	PublishAndDeploy() ([]Change, error)
 }
 
-// Change is one function's new version and how it reaches traffic.
+// PublishError refuses a deploy whose service cannot be published: its
+// configuration is invalid, or a function cannot run. Nothing changed.
+type PublishError struct{ Err error }
+
+func (e *PublishError) Error() string { return e.Err.Error() }
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// Change is one function's new version and how it reaches traffic: at
+// once, or through a deployment from the version its alias serves.
 type Change struct {
 	Key         string `json:"key"`      // the function's key in serverless.yml
 	Function    string `json:"function"` // its deployed name
@@ -131,7 +142,10 @@ func decode(r *http.Request, v any) error {
 
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *apiErr
-	if !errors.As(err, &ae) {
+	var pe *PublishError
+	if errors.As(err, &pe) {
+		ae = &apiErr{Code: "PublishFailed", Message: pe.Error(), status: http.StatusBadRequest}
+	} else if !errors.As(err, &ae) {
 		ae = &apiErr{Code: "Error", Message: err.Error(), status: http.StatusInternalServerError}
 		for _, m := range []struct {
 			err    error
@@ -155,35 +169,12 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 // deploy publishes what changed and starts a deployment for each function
-// that deploys gradually; the others switch at once. It refuses while any
-// deployment is in progress, before publishing anything, so a refused
-// deploy changes nothing.
-func (s *Server) deploy(r *http.Request) (any, error) {
-	if active := s.Deployments.Active(); len(active) > 0 {
-		d := active[0]
-		return nil, &apiErr{Code: "DeploymentInProgress", status: http.StatusConflict, Message: fmt.Sprintf(
-			"deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
-			d.ID, d.Target.FunctionName, d.Status, d.ID)}
-	}
-	changes, err := s.Publisher.PublishChanges()
+// that deploys gradually; the others switch at once. A refused deploy
+// changes nothing.
+func (s *Server) deploy(*http.Request) (any, error) {
+	changes, err := s.Publisher.PublishAndDeploy()
 	if err != nil {
-		return nil, &apiErr{Code: "PublishFailed", Message: err.Error(), status: http.StatusBadRequest}
-	}
-	for i := range changes {
-		c := &changes[i]
-		switch {
-		case c.Group != "":
-			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion})
-			switch {
-			case errors.Is(err, deploy.ErrNothingToDeploy):
-				// Its alias was created on this very version (the function
-				// just became gradual): it is live, with nothing to shift.
-			case err != nil:
-				c.Error = err.Error()
-			default:
-				c.DeploymentID = d.ID
-			}
-		}
+		return nil, err
 	}
 	return DeployResult{Changes: changes}, nil
 }

@@ -297,7 +297,11 @@ func (r *run) hook(name string) *ending {
 			if ev.err != nil {
 				return fail(ErrHookFailure, fmt.Sprintf("The %s hook %s failed before reporting a status: %v", name, hook, ev.err))
 			}
-			// Returned without reporting (yet): keep waiting, as CodeDeploy does.
+			// Returned without reporting (yet): keep waiting, as CodeDeploy
+			// does, but say so now rather than at the timeout.
+			r.update(func(d *Deployment) {
+				d.event(name).Diagnostics = fmt.Sprintf("the hook returned without reporting a status (PutLifecycleEventHookExecutionStatus); waiting up to %s for a report", timeout)
+			})
 		case ev.kind == evHookReport:
 			// Unregister before answering: a repeated report must find the
 			// execution completed (LifecycleEventAlreadyCompletedException).

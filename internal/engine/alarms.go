@@ -7,7 +7,6 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/alarm"
 	"github.com/sluice-dev/sluice/internal/alerts"
-	"github.com/sluice-dev/sluice/internal/awscfn"
 	"github.com/sluice-dev/sluice/internal/config"
 )
 
@@ -43,7 +42,7 @@ func buildAlarms(svc *config.Service) (*alarmSet, config.Diagnostics) {
 		return "", fmt.Errorf("Ref %s names no function of the service", logicalID)
 	}
 	set.ref = ref
-	canary, canaryDiags := buildCanaryAlarms(svc, awscfn.GradualStage(svc))
+	canary, canaryDiags := buildCanaryAlarms(svc, svc.GradualStage())
 	diags = append(diags, canaryDiags...)
 	set.canary = canary
 	for _, list := range canary {

@@ -74,6 +74,9 @@ type Options struct {
 	Out io.Writer
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
+	// RequestLog, when set, receives a line per gateway request and the
+	// functions' output as they run (`sluice serve` without --quiet).
+	RequestLog io.Writer
 	// HookTimeout is how long a deployment waits for a hook's report, in
 	// clock time (default CodeDeploy's hour).
 	HookTimeout time.Duration
@@ -96,6 +99,8 @@ type Engine struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	stateDir string
+	// requestLog prints requests and function output; nil with --quiet.
+	requestLog *requestLog
 
 	db       *store.DB
 	registry *registry.Registry
@@ -115,6 +120,7 @@ type Engine struct {
 
 	mu        sync.Mutex // serialises Reload and Shutdown
 	svc       *config.Service
+	applied   *desired // the state last applied
 	schedules *cron.Runner
 	closed    bool
 }
@@ -132,6 +138,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		opts.Host = DefaultHost
 	}
 	e := &Engine{opts: opts, log: opts.Logger}
+	if opts.RequestLog != nil {
+		e.requestLog = &requestLog{out: opts.RequestLog}
+	}
 	svc, err := e.load()
 	if err != nil {
 		return nil, err
@@ -158,6 +167,9 @@ func Start(opts Options) (_ *Engine, err error) {
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
 	}
+	if err := writeStateGitignore(e.stateDir); err != nil {
+		return nil, fmt.Errorf("keep %s out of git: %w", e.stateDir, err)
+	}
 	cleanup = append(cleanup, func() { e.db.Close() })
 	if e.clock = opts.Clock; e.clock == nil {
 		// A scaled clock runs ahead of the wall clock; resume from the last
@@ -167,6 +179,14 @@ func Start(opts Options) (_ *Engine, err error) {
 			return nil, fmt.Errorf("read the state's latest time: %w", err)
 		}
 		e.clock = clock.ScaledFrom(opts.TimeScale, latest)
+		// The CLI shows people wall times: it needs this run's clock.
+		scale := opts.TimeScale
+		if scale <= 0 {
+			scale = 1 // as ScaledFrom takes it
+		}
+		if err := control.RecordClock(e.stateDir, control.ClockRun{Wall: time.Now().UTC(), Clock: e.clock.Now().UTC(), Scale: scale}); err != nil {
+			return nil, fmt.Errorf("record the clock in %s: %w", e.stateDir, err)
+		}
 	}
 	e.opts.Clock = e.clock
 	if e.registry, err = registry.Open(e.db, e.clock, filepath.Join(e.stateDir, "code")); err != nil {
@@ -202,6 +222,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		accessKey = *opts.APIAccessKey
 	}
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
+	// Stack traces name the service's files, not the version's snapshot.
+	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
+	e.warnRuntimeDifferences(svc)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
 	}
@@ -212,15 +235,24 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.invoker.Close(ctx)
 	})
 	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
-		BinaryMediaTypes: binaryMediaTypes(svc), HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
+		BinaryMediaTypes: svc.Provider.BinaryMediaTypes, HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
 
-	plan, err := e.apply(svc)
+	plan, err := e.plan(svc)
 	if err != nil {
 		return nil, err
 	}
 	e.deployer = deploy.New(deploy.Config{Clock: e.clock, Registry: e.registry, Store: e.db, Hooks: e.invoker,
 		Alarms: alarmWatcher{e.alarms}, Logger: e.log, Groups: plan.groups})
 	cleanup = append(cleanup, e.deployer.Close, e.deployer.Subscribe(e.followDeployment))
+	published, err := e.apply(plan)
+	cleanup = append(cleanup, func() {
+		if e.schedules != nil {
+			e.schedules.Stop()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
 	settled, err := e.deployer.Recover()
 	if err != nil {
 		return nil, fmt.Errorf("settle the deployments a previous engine left unfinished: %w", err)
@@ -236,12 +268,19 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
+	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
 	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
 	e.api.Handle("/metrics", promhttp.HandlerFor(promRegistry, promhttp.HandlerOpts{}))
-	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
+	var gatewayHandler http.Handler = e.gateway
+	if e.requestLog != nil {
+		gatewayHandler = e.requestLog.handler(e.gateway)
+		e.requestLog.follow(e.logs, e.clock.Now(), svc)
+		cleanup = append(cleanup, e.requestLog.stop)
+	}
+	e.gatewaySrv = &http.Server{Handler: gatewayHandler, ReadHeaderTimeout: 10 * time.Second}
 	var api http.Handler = apiHandler{codeDeploy: codeDeploy, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
 		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
@@ -259,7 +298,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.log.Warn("cannot write the engine file; CLI commands will not find this engine", "err", err)
 	}
 	e.svc = svc
-	e.printSummary(plan)
+	e.printSummary(plan, published)
 	return e, nil
 }
 
@@ -415,6 +454,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	e.alarms.Close()
+	e.requestLog.stop()
 	errs = append(errs, e.logs.Close(), e.db.Close())
 	if err := control.RemoveInfo(e.stateDir); err != nil {
 		errs = append(errs, err)
