@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/invoke"
 )
 
 // shutdownGrace is how long a stopping `sluice serve` lets in-flight
@@ -28,6 +30,7 @@ type serveOptions struct {
 	timeScale   float64
 	hookTimeout time.Duration
 	accessKey   string
+	maxEnvs     int
 	quiet       bool // no request lines, no function output
 	watch       bool // publish and deploy on every change
 }
@@ -67,6 +70,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
 	fl.BoolVarP(&f.watch, "watch", "w", false, "publish and deploy each function whose files change: at once without deploymentSettings, gradually with them")
+	fl.IntVar(&f.maxEnvs, "max-environments", 2*goruntime.NumCPU(), "at most this many function processes at once, queueing requests beyond (0: one per concurrent request, as Lambda)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
 	return cmd
 }
@@ -75,6 +79,9 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	f := o
 	if f.timeScale <= 0 {
 		return fmt.Errorf("--time-scale %v must be positive (1 is real time)", f.timeScale)
+	}
+	if f.maxEnvs < 0 {
+		return fmt.Errorf("--max-environments %d must be 0 (no cap) or more", f.maxEnvs)
 	}
 	port, apiPort := f.port, f.apiPort
 	if port == 0 {
@@ -97,6 +104,7 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,
+		Invoke:       invoke.Options{MaxEnvironments: f.maxEnvs},
 	})
 	if err != nil {
 		return err

@@ -268,6 +268,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
+	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
