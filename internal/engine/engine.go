@@ -101,6 +101,8 @@ type Engine struct {
 	gatewayURL, apiURL string
 	served             sync.WaitGroup
 
+	stack stackClock // the stack the AWS-compatible CloudFormation API models
+
 	mu        sync.Mutex // serialises Reload and Shutdown
 	svc       *config.Service
 	schedules *cron.Runner
@@ -218,13 +220,18 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
 	e.api.Handle(awsapi.LambdaPathPrefix, &awsapi.Lambda{Invoker: e.invoker, Registry: e.registry, Logs: e.logs})
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	// CloudWatch and CloudFormation's read APIs, for `sluice follow --endpoint-url`.
+	e.stack.created = e.clock.Now()
+	cloudWatch := awsapi.NewCloudWatch(e.alarms)
+	cleanup = append(cleanup, cloudWatch.Close)
+	e.api.Handle(awsapi.CloudWatchPathPrefix, cloudWatch)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
 	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
 	e.api.Handle("/metrics", promhttp.HandlerFor(promRegistry, promhttp.HandlerOpts{}))
 	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
-	e.apiSrv = &http.Server{Handler: apiHandler{codeDeploy: codeDeploy, mux: e.api}, ReadHeaderTimeout: 10 * time.Second}
+	e.apiSrv = &http.Server{Handler: apiHandler{codeDeploy: codeDeploy, cloudFormation: &awsapi.CloudFormation{Stack: e.stackInputs}, mux: e.api}, ReadHeaderTimeout: 10 * time.Second}
 	e.serve(e.gatewaySrv, gatewayLn)
 	e.serve(e.apiSrv, apiLn)
 	if err := e.writeInfo(svc); err != nil {
@@ -299,8 +306,9 @@ func functionEnvironment(apiURL string, extra map[string]string) map[string]stri
 // apiHandler dispatches the API listener: JSON 1.1 calls by X-Amz-Target,
 // everything else (Lambda's REST API, the control API) by path.
 type apiHandler struct {
-	codeDeploy http.Handler
-	mux        *http.ServeMux
+	codeDeploy     http.Handler
+	cloudFormation http.Handler // the query protocol: form-encoded POSTs to /
+	mux            *http.ServeMux
 }
 
 func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -313,6 +321,10 @@ func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException",
 			"message": "sluice serves CodeDeploy (JSON 1.1) and Lambda (REST) here, not " + t})
+		return
+	}
+	if r.URL.Path == "/" && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		h.cloudFormation.ServeHTTP(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

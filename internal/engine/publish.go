@@ -5,12 +5,17 @@ import "github.com/sluice-dev/sluice/internal/control"
 // PublishChanges re-reads the service and publishes what changed, for
 // `sluice deploy` (control.Publisher): each function with a new version,
 // and the deployment group that shifts traffic to it, if any.
-func (e *Engine) PublishChanges() ([]control.Change, error) {
+func (e *Engine) PublishChanges() (changes []control.Change, err error) {
+	began := e.clock.Now() // before any deployment this update creates
 	published, err := e.Reload()
 	if err != nil {
 		return nil, err
 	}
-	var changes []control.Change
+	defer func() {
+		if len(changes) > 0 {
+			e.stack.updated.Store(&began)
+		}
+	}()
 	for _, p := range published {
 		if !p.Changed {
 			continue

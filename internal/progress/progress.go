@@ -144,6 +144,29 @@ func (t *Tracker) renderLocked(id string) {
 	}
 }
 
+// Note shows a line that is not a deployment's progress — an alarm's
+// change, a stack's status — above the progress (as its own record in JSON).
+func (t *Tracker) Note(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.mode {
+	case JSON:
+		b, _ := json.Marshal(map[string]string{"note": line})
+		fmt.Fprintln(t.out, string(b))
+	case Plain:
+		fmt.Fprintln(t.out, line)
+	case TTY:
+		if t.drawn > 0 {
+			fmt.Fprintf(t.out, "\x1b[%dA", t.drawn)
+		}
+		fmt.Fprintf(t.out, "\x1b[2K%s\n", line)
+		for _, id := range t.order {
+			fmt.Fprintf(t.out, "\x1b[2K%s\n", Describe(t.latest[id], true))
+		}
+		t.drawn = len(t.order)
+	}
+}
+
 // progressRecord is one line of `--output json` progress.
 func progressRecord(d deploy.Deployment) map[string]any {
 	rec := map[string]any{
