@@ -232,3 +232,16 @@ alias: Live`, nil), engine.Options{})
 		}
 	}
 }
+
+func TestFollowOnlyTheLatestUpdate(t *testing.T) {
+	// Given a deployment that ended before the stack's latest update
+	s := givenService(t, serviceYML("type: AllAtOnce\nalias: Live", nil), engine.Options{})
+	first := s.whenDeployed(api("v2", false), nil)
+	// When another update deploys and the stack is followed
+	second := s.whenDeployStarts(api("v3", false))
+	rep := followFor(t, s.follower(follow.Options{}), 10*time.Second)
+	// Then only the latest update's deployment is followed
+	if len(rep.Deployments) != 1 || rep.Deployments[0].ID != second || rep.Deployments[0].ID == first.ID {
+		t.Fatalf("followed %+v, want only %s", rep.Deployments, second)
+	}
+}
