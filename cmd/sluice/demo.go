@@ -11,8 +11,13 @@ import (
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
-func init() {
-	opts := demo.Options{}
+type demoOptions struct {
+	*globalOptions
+	demo demo.Options
+}
+
+func newDemoCmd(g *globalOptions) *cobra.Command {
+	o := &demoOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Watch a gradual deployment succeed and a bad one roll back by itself, in under a minute",
@@ -22,19 +27,24 @@ Linear10PercentEvery1Minute, then a bad version whose error alarm trips and roll
 own, and prints what happened. It exits 0 only when all of that did.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := progress.ModeFor("", cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			opts.Out, opts.Mode = cmd.OutOrStdout(), mode
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-			defer stop()
-			_, err = demo.Run(ctx, opts)
-			return err
+			return o.run(cmd.Context(), cmd)
 		},
 	}
-	cmd.Flags().Float64Var(&opts.TimeScale, "time-scale", 60, "how much faster than the wall clock time runs")
-	cmd.Flags().IntVar(&opts.Rate, "rate", 200, "requests per second of steady traffic")
-	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the service directory afterwards")
-	rootCmd.AddCommand(cmd)
+	f := cmd.Flags()
+	f.Float64Var(&o.demo.TimeScale, "time-scale", 60, "how much faster than the wall clock time runs")
+	f.IntVar(&o.demo.Rate, "rate", 200, "requests per second of steady traffic")
+	f.BoolVar(&o.demo.Keep, "keep", false, "keep the service directory afterwards")
+	return cmd
+}
+
+func (o *demoOptions) run(ctx context.Context, cmd *cobra.Command) error {
+	mode, err := progress.ModeFor("", cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	o.demo.Out, o.demo.Mode = cmd.OutOrStdout(), mode
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	_, err = demo.Run(ctx, o.demo)
+	return err
 }

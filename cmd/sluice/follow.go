@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,17 +18,17 @@ import (
 
 // followOptions are `sluice follow`'s flags.
 type followOptions struct {
+	*globalOptions
 	profile, stack, deploymentID, since string
 	timeout                             time.Duration
 	onTimeout                           string
-	output, junit, endpointURL          string
+	output                              outputFormat
+	junit, endpointURL                  string
 	poll                                time.Duration
 }
 
-func init() { rootCmd.AddCommand(newFollowCmd()) }
-
-func newFollowCmd() *cobra.Command {
-	var o followOptions
+func newFollowCmd(g *globalOptions) *cobra.Command {
+	o := followOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "follow",
 		Short: "Watch the CodeDeploy deployments a stack update started, on AWS, and gate CI on their result",
@@ -62,11 +61,12 @@ Exit status:
 	f.StringVar(&o.since, "since", "", "deployments created since this time (RFC 3339) or this long ago (30m); default: when the stack's last update began")
 	f.DurationVar(&o.timeout, "timeout", 0, "stop waiting after this long (exit status 4); 0 waits for as long as it takes")
 	f.StringVar(&o.onTimeout, "on-timeout", "detach", "at --timeout: detach (leave the deployments running) or stop (stop them with a rollback and wait for it)")
-	f.StringVarP(&o.output, "output", "o", "text", "text (progress as it happens) or json (one summary at the end)")
 	f.StringVar(&o.junit, "junit", "", "also write the result as a JUnit XML report to this file, for CI test reports")
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "send every AWS call to this endpoint (default: AWS, or AWS_ENDPOINT_URL)")
 	f.DurationVar(&o.poll, "poll-interval", follow.DefaultPoll, "how often to ask AWS")
 	f.MarkHidden("poll-interval")
+	addOutputFlag(cmd, &o.output)
+	cmd.RegisterFlagCompletionFunc("on-timeout", cobra.FixedCompletions([]string{"detach", "stop"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -74,16 +74,13 @@ func runFollow(cmd *cobra.Command, o followOptions) error {
 	if o.onTimeout != "detach" && o.onTimeout != "stop" {
 		return fmt.Errorf("--on-timeout %q: use detach or stop", o.onTimeout)
 	}
-	if o.output != "text" && o.output != "json" {
-		return fmt.Errorf("--output %q: use text or json", o.output)
-	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 
 	opts := follow.Options{Stack: o.stack, DeploymentID: o.deploymentID, Poll: o.poll, OnTimeoutStop: o.onTimeout == "stop"}
-	region := global.region
+	region := o.region
 	if opts.Stack == "" && opts.DeploymentID == "" {
-		svc, _, err := loadService(cmd.ErrOrStderr(), false)
+		svc, _, err := o.loadService(cmd.ErrOrStderr(), false)
 		if err != nil {
 			return fmt.Errorf("%w\n(or name the stack with --stack)", err)
 		}
@@ -109,12 +106,12 @@ func runFollow(cmd *cobra.Command, o followOptions) error {
 
 	out := cmd.OutOrStdout()
 	var watcher follow.Watcher
-	if o.output == "text" {
-		mode, err := progress.ModeFor("text", out)
+	if o.output == outputText {
+		display, err := o.display(o.output, out)
 		if err != nil {
 			return err
 		}
-		watcher = follow.Progress{Tracker: progress.NewTracker(out, mode)}
+		watcher = follow.Progress{Tracker: progress.New(out, progress.Config{Display: display})}
 	}
 	runCtx := ctx
 	if o.timeout > 0 {
@@ -124,7 +121,7 @@ func runFollow(cmd *cobra.Command, o followOptions) error {
 	}
 	rep, err := follow.New(clients, opts, watcher).Run(runCtx)
 	if errors.Is(err, context.Canceled) {
-		return &exitError{code: 130, err: errors.New("stopped following; the deployments go on")}
+		return &exitError{code: exitSignaled, err: errors.New("stopped following; the deployments go on")}
 	}
 	if err != nil {
 		return err
@@ -134,14 +131,10 @@ func runFollow(cmd *cobra.Command, o followOptions) error {
 			return fmt.Errorf("write the JUnit report: %w", err)
 		}
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(follow.Summarize(rep)); err != nil {
-			return err
-		}
-	} else {
+	if o.output == outputText {
 		printFollowEnd(cmd.ErrOrStderr(), rep)
+	} else if err := o.output.print(out, follow.Summarize(rep), nil); err != nil {
+		return err
 	}
 	if rep.ExitCode != 0 {
 		return &exitError{code: rep.ExitCode}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,26 +36,28 @@ func TestFollowCommand(t *testing.T) {
 	src := filepath.Join(dir, "src", "api.js")
 	code, _ := os.ReadFile(src)
 	os.WriteFile(src, append(code, []byte("\n// edited\n")...), 0o644)
-	changes, err := e.PublishChanges()
-	if err != nil || len(changes) == 0 {
-		t.Fatalf("publish: %v %+v", err, changes)
-	}
-	d, err := e.Deployer().Create(deploy.CreateInput{Group: changes[0].Group, TargetVersion: changes[0].ToVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ended := make(chan struct{})
+	var id string
+	var mu sync.Mutex
 	cancel := e.Deployer().Subscribe(func(u deploy.Deployment) {
-		if u.ID == d.ID && u.Status.Done() {
+		mu.Lock()
+		defer mu.Unlock()
+		if u.Creator == deploy.CreatorUser && u.Status.Done() && id == "" {
+			id = u.ID
 			close(ended)
 		}
 	})
+	changes, err := e.PublishAndDeploy()
+	if err != nil || len(changes) == 0 || changes[0].DeploymentID == "" {
+		t.Fatalf("publish: %v %+v", err, changes)
+	}
 	select {
 	case <-ended:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the deployment did not end")
 	}
 	cancel()
+	d := changes[0]
 
 	runFollow := func(args ...string) result {
 		cmd := exec.Command(sluiceBin, append([]string{"follow", "-c", filepath.Join(dir, "serverless.yml"), "--endpoint-url", e.APIURL(), "--poll-interval", "20ms"}, args...)...)
@@ -77,7 +80,7 @@ func TestFollowCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}
-	if sum.Stack != "orders-dev" || sum.StackStatus != "UPDATE_COMPLETE" || len(sum.Deployments) != 1 || sum.Deployments[0].DeploymentID != d.ID || sum.Result != "succeeded" {
+	if sum.Stack != "orders-dev" || sum.StackStatus != "UPDATE_COMPLETE" || len(sum.Deployments) != 1 || sum.Deployments[0].DeploymentID != d.DeploymentID || sum.Result != "succeeded" {
 		t.Fatalf("summary %+v", sum)
 	}
 	b, err := os.ReadFile(junit)

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -10,48 +10,95 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
-func init() {
-	var output string
+type historyOptions struct {
+	*globalOptions
+	output outputFormat
+}
+
+func newHistoryCmd(g *globalOptions) *cobra.Command {
+	o := &historyOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "history [function]",
 		Short: "List deployments, oldest first (of one function, by key or name, or of all)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `history lists deployments from the service's state (no running engine needed).
+Times are wall-clock times, and TOOK is how long a deployment took on the wall clock, even
+when the engine ran faster (sluice serve --time-scale); the SCALE column says so.`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: g.completeFunctions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fn := ""
-			if len(args) == 1 {
-				fn = functionName(args[0])
-			}
-			ds, err := control.ReadHistory(stateDir(), fn)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(ds)
-			}
-			if len(ds) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no deployments yet")
-				return nil
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DEPLOYMENT\tFUNCTION\tVERSIONS\tCONFIG\tSTATUS\tCREATED\tTOOK\tCREATOR\tDETAIL")
-			for _, d := range ds {
-				took := "-"
-				if d.StartTime != nil && d.CompleteTime != nil {
-					took = d.CompleteTime.Sub(*d.StartTime).Round(time.Second).String()
-				}
-				fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
-					d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
-					d.CreateTime.Format(time.DateTime), took, d.Creator, detail(d))
-			}
-			return tw.Flush()
+			return o.run(cmd.OutOrStdout(), args)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	rootCmd.AddCommand(cmd)
+	addOutputFlag(cmd, &o.output)
+	return cmd
+}
+
+func (o *historyOptions) run(out io.Writer, args []string) error {
+	fn := ""
+	if len(args) == 1 {
+		var err error
+		if fn, err = o.functionName(args[0]); err != nil {
+			return err
+		}
+	}
+	ds, err := control.ReadHistory(o.stateDir(), fn)
+	if err != nil {
+		return err
+	}
+	tl := o.timeline()
+	views := make([]progress.Deployment, len(ds))
+	for i, d := range ds {
+		views[i] = progress.View(d, tl)
+	}
+	return o.output.print(out, views, func(w io.Writer) error {
+		if len(ds) == 0 {
+			if fn != "" {
+				fmt.Fprintf(w, "no deployments of %s yet\n", fn)
+			} else {
+				fmt.Fprintln(w, "no deployments yet")
+			}
+			return nil
+		}
+		scaled := false
+		for _, v := range views {
+			scaled = scaled || v.TimeScale != 0
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		head := "DEPLOYMENT\tFUNCTION\tVERSIONS\tCONFIG\tSTATUS\tCREATED\tTOOK\t"
+		if scaled {
+			head += "SCALE\t"
+		}
+		fmt.Fprintln(tw, head+"CREATOR\tDETAIL")
+		for i, d := range ds {
+			took := "-"
+			if t, ok := progress.Duration(d, tl); ok {
+				took = roundTook(t)
+			}
+			fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
+				d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
+				views[i].CreateTime.Local().Format(time.DateTime), took)
+			if scaled {
+				scale := "1×"
+				if views[i].TimeScale != 0 {
+					scale = fmt.Sprintf("%g×", views[i].TimeScale)
+				}
+				fmt.Fprintf(tw, "%s\t", scale)
+			}
+			fmt.Fprintf(tw, "%s\t%s\n", d.Creator, detail(d))
+		}
+		return tw.Flush()
+	})
+}
+
+// roundTook rounds a wall duration for people: tenths under a minute.
+func roundTook(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 func detail(d deploy.Deployment) string {

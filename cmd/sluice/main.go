@@ -1,45 +1,88 @@
 // Command sluice is safe, gradual deployment for serverless functions.
 //
-// Each subcommand lives in its own file and registers itself on rootCmd.
+// Every command is built by a constructor, newXxxCmd(g *globalOptions),
+// that binds its flags to an xxxOptions struct (embedding the shared
+// *globalOptions) and runs its run method: no package-level state, so
+// tests build a fresh tree per run.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 )
 
-// globals are the flags every command shares.
-type globals struct {
-	config   string
-	stage    string
-	region   string
-	stateDir string
+// Exit codes that are not a deployment's result (those are in
+// internal/progress).
+const (
+	exitFailure  = 1   // an error
+	exitTimeout  = 124 // --timeout ended the wait, as timeout(1) exits
+	exitSignaled = 130 // Ctrl-C ended the wait: 128 + SIGINT
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-var global globals
+// run runs sluice with args and returns its exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(&globalOptions{})
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := exitFailure
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+	}
+	return code
+}
 
-var rootCmd = &cobra.Command{
-	Use:   "sluice",
-	Short: "Safe, gradual deployments for serverless functions",
-	Long: `sluice reads a Serverless Framework serverless.yml and
+// newRootCmd builds the whole command tree over g, the shared flags.
+func newRootCmd(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sluice",
+		Short: "Safe, gradual deployments for serverless functions",
+		Long: `sluice reads a Serverless Framework serverless.yml and
   - packages it for AWS with CodeDeploy canary deployments and CloudWatch alarms
     (sluice package), a drop-in for serverless-plugin-canary-deployments and
     serverless-plugin-aws-alerts;
   - runs it on this machine (sluice serve) and deploys new versions gradually with
     CodeDeploy's semantics: hooks, alarms and automatic rollback (sluice deploy).`,
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
-
-func init() {
-	f := rootCmd.PersistentFlags()
-	f.StringVarP(&global.config, "config", "c", "serverless.yml", "the service definition: serverless.yml, or the service loaded to JSON")
-	f.StringVarP(&global.stage, "stage", "s", "", "the stage (default: provider.stage, else dev)")
-	f.StringVarP(&global.region, "region", "r", "", "the region (default: provider.region, else us-east-1)")
-	f.StringVar(&global.stateDir, "state-dir", "", "where the local engine keeps its state (default: .sluice beside the service definition)")
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("sluice {{.Version}}\n")
+	g.bindFlags(root)
+	root.AddCommand(
+		newServeCmd(g),
+		newDeployCmd(g),
+		newStatusCmd(g),
+		newHistoryCmd(g),
+		newStopCmd(g),
+		newRollbackCmd(g),
+		newPlanCmd(g),
+		newValidateCmd(g),
+		newLogsCmd(g),
+		newPackageCmd(g),
+		newDemoCmd(g),
+		newRehearseCmd(g),
+		newFollowCmd(g),
+	)
+	return root
 }
 
 // exitError ends the command with a specific exit code after printing err
@@ -57,18 +100,3 @@ func (e *exitError) Error() string {
 }
 
 func (e *exitError) Unwrap() error { return e.err }
-
-func main() {
-	if err := rootCmd.Execute(); err != nil {
-		code := 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-			err = ee.err
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "sluice:", err)
-		}
-		os.Exit(code)
-	}
-}

@@ -85,6 +85,9 @@ type Evaluator struct {
 	log   *slog.Logger
 	wg    sync.WaitGroup // alarm goroutines
 
+	saver *saver               // nil: states are not saved
+	saved map[string]StateInfo // states saved by a previous engine, not yet restored
+
 	mu        sync.Mutex
 	alarms    map[string]*Alarm
 	listeners listeners
@@ -102,6 +105,10 @@ func NewEvaluator(store *metrics.Store, opts ...Option) *Evaluator {
 	e := &Evaluator{store: store, clock: store.Clock(), log: slog.Default(), alarms: map[string]*Alarm{}}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.saver != nil {
+		e.saved = e.saver.load()
+		e.saver.start(e.log)
 	}
 	return e
 }
@@ -128,11 +135,16 @@ func (e *Evaluator) Put(spec Spec) (*Alarm, error) {
 	}
 	a, ok := e.alarms[spec.Name]
 	if !ok {
+		now := e.clock.Now()
 		a = &Alarm{ev: e, name: spec.Name, info: StateInfo{
 			Value:   StateInsufficientData,
 			Reason:  "Unchecked: Initial alarm creation",
-			Updated: e.clock.Now(),
+			Updated: now,
 		}}
+		if saved, ok := e.saved[spec.Name]; ok {
+			delete(e.saved, spec.Name)
+			a.info, a.restoredUntil = saved, now.Add(restoredFor(c))
+		}
 		e.alarms[spec.Name] = a
 	}
 	e.mu.Unlock()
@@ -166,9 +178,13 @@ func (e *Evaluator) Delete(name string) bool {
 	e.mu.Lock()
 	a, ok := e.alarms[name]
 	delete(e.alarms, name)
+	delete(e.saved, name)
 	e.mu.Unlock()
 	if ok {
 		a.stop()
+	}
+	if e.saver != nil {
+		e.saver.put(name, nil)
 	}
 	return ok
 }
@@ -210,6 +226,9 @@ func (e *Evaluator) Close() {
 		a.stop()
 	}
 	e.wg.Wait()
+	if e.saver != nil {
+		e.saver.close()
+	}
 }
 
 // Alarm is one alarm at work.
@@ -219,6 +238,9 @@ type Alarm struct {
 
 	evalMu sync.Mutex // serializes evaluations, reconfiguration and listener calls
 	run    *watch     // the current configuration, guarded by evalMu
+	// restoredUntil: until then, a state restored from the store is kept
+	// when there is no datapoint to judge (see WithStateStore).
+	restoredUntil time.Time
 
 	mu        sync.Mutex // guards the fields below
 	spec      Spec
@@ -366,7 +388,7 @@ func (a *Alarm) evaluateEarlyLocked(w *watch, now time.Time) {
 	}
 	p := w.c.spec.Period
 	cur := periodStart(now, p)
-	if err := w.series.Aggregate(w.c.stat, cur, p, w.values[:1]); err != nil || !w.values[0].OK || !w.c.breaches(w.values[0].Value) {
+	if err := w.series.Aggregate(w.c.stat, cur, p, w.values[:1]); err != nil || !w.values[0].OK || !w.c.breaches(w.values[0].Value*w.c.spec.scale()) {
 		return
 	}
 	points := w.load(cur.Add(-time.Duration(w.c.rng-1)*p), w.c.rng)
@@ -386,14 +408,14 @@ func (w *watch) load(from time.Time, count int) []point {
 	pts := w.points[:count]
 	for i, v := range vals {
 		// A statistic without a value (a trimmed mean of nothing) is missing.
-		pts[i] = point{start: v.Start, present: v.OK, value: v.Value, sampleCount: v.SampleCount}
+		pts[i] = point{start: v.Start, present: v.OK, value: v.Value * w.c.spec.scale(), sampleCount: v.SampleCount}
 	}
 	return pts
 }
 
 // applyLocked moves the alarm to the decided state, if it changes.
 func (a *Alarm) applyLocked(w *watch, d decision, points []point, now time.Time) {
-	if d.retain {
+	if d.retain || (len(d.evaluated) == 0 && now.Before(a.restoredUntil)) {
 		return
 	}
 	old := a.State().Value
@@ -413,8 +435,12 @@ func (a *Alarm) transitionLocked(state State, reason, data string, now time.Time
 		return
 	}
 	a.info = StateInfo{Value: state, Reason: reason, ReasonData: data, Updated: now}
+	info := a.info
 	ls := a.listeners.snapshot()
 	a.mu.Unlock()
+	if a.ev.saver != nil {
+		a.ev.saver.put(a.name, &info)
+	}
 
 	a.ev.mu.Lock()
 	ls = append(ls, a.ev.listeners.snapshot()...)

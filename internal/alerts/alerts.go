@@ -69,6 +69,10 @@ type Compiled struct {
 	// AWS::CloudWatch::Alarm, AWS::Logs::MetricFilter, AWS::SNS::Topic and
 	// AWS::CloudWatch::Dashboard, by logical ID.
 	Resources map[string]any
+	// Of maps the logical ID of each resource made for one function (its
+	// alarms and metric filters) to that function's key; topics and
+	// dashboards serve the whole service and are not in it.
+	Of map[string]string
 
 	byName map[fnAlarm]string
 }
@@ -92,9 +96,12 @@ func (c *Compiled) LogicalID(function, name string) (string, bool) {
 // definition that does not exist); when they hold errors, the Compiled value
 // is incomplete and must not be deployed.
 func Compile(svc *config.Service) (*Compiled, config.Diagnostics) {
-	out := &Compiled{Resources: map[string]any{}, byName: map[fnAlarm]string{}}
-	if svc == nil || svc.Alerts == nil {
+	out := &Compiled{Resources: map[string]any{}, Of: map[string]string{}, byName: map[fnAlarm]string{}}
+	if svc == nil {
 		return out, nil
+	}
+	if svc.Alerts == nil {
+		return out, unusedAlarms(svc)
 	}
 	c := &compiler{svc: svc, cfg: svc.Alerts, out: out, seen: map[string]bool{}, ids: map[string]string{}}
 	active := c.activeOnStage()
@@ -109,10 +116,27 @@ func Compile(svc *config.Service) (*Compiled, config.Diagnostics) {
 				d.Msg += fmt.Sprintf(" (alerts are off on stage %s, so this stops only the stages in custom.alerts.stages)", svc.Stage)
 			}
 		}
-		*out = Compiled{Resources: map[string]any{}, byName: map[fnAlarm]string{}}
+		*out = Compiled{Resources: map[string]any{}, Of: map[string]string{}, byName: map[fnAlarm]string{}}
 	}
 	c.diags.Sort()
 	return out, c.diags
+}
+
+// unusedAlarms warns about functions that list alarms in a service with
+// no custom.alerts: aws-alerts 1.7.5 then returns before reading them and
+// generates nothing, in silence; sluice generates nothing too, but says so.
+func unusedAlarms(svc *config.Service) config.Diagnostics {
+	var diags config.Diagnostics
+	for _, f := range svc.Functions {
+		if len(f.Alarms) == 0 {
+			continue
+		}
+		path := "functions." + f.Key + ".alarms"
+		diags = append(diags, svc.Diag(config.SeverityWarning, path,
+			fmt.Sprintf("function %s lists alarms, but the service has no custom.alerts, so none is created (as with serverless-plugin-aws-alerts)", f.Key),
+			"add `custom: {alerts: {}}` to create them from the default definitions (functionErrors, …), or remove `alarms:`"))
+	}
+	return diags
 }
 
 // compiler holds the state of one Compile.

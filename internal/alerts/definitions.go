@@ -23,6 +23,19 @@ func (e *entry) get(k string) (any, bool) {
 	return v, ok
 }
 
+// statistic is the alarm's statistic and the key it is written under.
+// aws-alerts reads only `statistic` and silently drops `extendedStatistic`
+// (CloudWatch then rejects the alarm for having no statistic); sluice takes
+// extendedStatistic as what it evidently means, over a statistic the user
+// did not write (a default definition's).
+func (e *entry) statistic() (key string, v any, ok bool) {
+	if v, ok := e.get("extendedStatistic"); ok {
+		return "extendedStatistic", v, true
+	}
+	v, ok = e.get("statistic")
+	return "statistic", v, ok
+}
+
 // path is where the value of key k is written (or should be): its own key
 // when the user wrote it, else the custom definition the alarm is based on,
 // else the place the alarm is listed.
@@ -75,7 +88,7 @@ func defaultDefinitions() map[string]map[string]any {
 // alarmKeys are the keys an alarm or definition may have.
 var alarmKeys = []string{
 	"actionsEnabled", "alarmActions", "comparisonOperator", "datapointsToAlarm", "description", "dimensions",
-	"enabled", "evaluateLowSampleCountPercentile", "evaluationPeriods", "insufficientDataActions", "metric",
+	"enabled", "evaluateLowSampleCountPercentile", "evaluationPeriods", "extendedStatistic", "insufficientDataActions", "metric",
 	"name", "nameTemplate", "namespace", "okActions", "omitDefaultDimension", "pattern", "period",
 	"prefixTemplate", "statistic", "threshold", "treatMissingData", "type",
 }

@@ -186,14 +186,24 @@ func (c *compiler) checkMetric(f *config.Function, e *entry, a *Alarm, pattern b
 }
 
 func (c *compiler) checkStatistic(e *entry, a *Alarm) {
-	v, ok := e.get("statistic")
+	key, v, ok := e.statistic()
 	if !ok {
 		c.errorf(e.path("statistic"), "add `statistic: Sum` (or Average, Minimum, Maximum, SampleCount, p99, …)", "the alarm has no statistic")
 		return
 	}
+	if key == "extendedStatistic" {
+		if _, both := e.from["statistic"]; both {
+			c.errorf(e.path(key), "keep one of them: statistic takes p99 as well", "statistic and extendedStatistic are both given; CloudWatch takes only one")
+			return
+		}
+		if s, _ := v.(string); slices.Contains(standardStatistics, s) {
+			c.errorf(e.path(key), "write `statistic: "+s+"`", "%s is not an extended statistic", s)
+			return
+		}
+	}
 	s, isStr := v.(string)
 	if !isStr || !validStatistic(s) {
-		c.errorf(e.path("statistic"), "use SampleCount, Average, Sum, Minimum, Maximum, or an extended statistic such as p99, tm90, TM(10%:90%) or IQM",
+		c.errorf(e.path(key), "use SampleCount, Average, Sum, Minimum, Maximum, or an extended statistic such as p99, tm90, TM(10%:90%) or IQM",
 			"unknown statistic %s", jsQuote(v))
 		return
 	}

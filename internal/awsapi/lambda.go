@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/invoke"
@@ -20,7 +21,7 @@ import (
 )
 
 // LambdaPathPrefix is where Lambda's REST API lives.
-const LambdaPathPrefix = "/2015-03-31/functions"
+const LambdaPathPrefix = lambdaFunctions
 
 // Lambda serves Lambda's REST API: Invoke, and the read-only GetFunction,
 // ListFunctions, ListVersionsByFunction, GetAlias and ListAliases.
@@ -29,16 +30,19 @@ type Lambda struct {
 	Registry *registry.Registry
 	// Logs, when set, serves X-Amz-Log-Type: Tail.
 	Logs *logs.Store
+
+	once sync.Once
+	mux  *http.ServeMux
 }
 
 // lambdaError writes an error the way Lambda does: the type in the
-// X-Amzn-ErrorType header, {"Type": "User", "message": …} as the body.
+// X-Amzn-ErrorType header, {"Type": "User", "Message": …} as the body.
 func lambdaError(w http.ResponseWriter, status int, typ, msg string) {
 	kind := "User"
 	if status >= 500 {
 		kind = "Service"
 	}
-	body, _ := json.Marshal(map[string]string{"Type": kind, "message": msg})
+	body, _ := json.Marshal(map[string]string{"Type": kind, "Message": msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
@@ -52,49 +56,61 @@ func lambdaJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
+// Lambda's REST API, routed by http.ServeMux patterns. {function} is a
+// name, a partial ARN or an ARN, with or without a qualifier.
+const (
+	lambdaFunctions = "/2015-03-31/functions"
+	lambdaFunction  = lambdaFunctions + "/{function}"
+)
+
+// ServeHTTP routes Lambda's REST API; the routes are built on first use.
 func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, LambdaPathPrefix)
-	if !ok {
-		lambdaError(w, http.StatusNotFound, "UnknownOperationException", "sluice does not serve "+r.Method+" "+r.URL.Path)
-		return
-	}
-	rest = strings.Trim(rest, "/")
-	if rest == "" {
-		if r.Method == http.MethodGet {
-			l.listFunctions(w)
-			return
-		}
-		lambdaError(w, http.StatusNotFound, "UnknownOperationException", "sluice does not serve "+r.Method+" "+r.URL.Path)
-		return
-	}
-	parts := strings.Split(rest, "/")
-	name, qualifier, err := l.parseName(parts[0])
-	if err != nil {
-		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", err.Error())
-		return
-	}
-	if q := r.URL.Query().Get("Qualifier"); q != "" {
-		if qualifier != "" && q != qualifier {
-			lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException",
-				fmt.Sprintf("the function name carries qualifier %s and the Qualifier parameter says %s: give one", qualifier, q))
-			return
-		}
-		qualifier = q
-	}
-	switch {
-	case len(parts) == 2 && parts[1] == "invocations" && r.Method == http.MethodPost:
-		l.invoke(w, r, name, qualifier)
-	case len(parts) == 1 && r.Method == http.MethodGet:
+	l.once.Do(l.route)
+	l.mux.ServeHTTP(w, r)
+}
+
+func (l *Lambda) route() {
+	l.mux = http.NewServeMux()
+	listFunctions := func(w http.ResponseWriter, _ *http.Request) { l.listFunctions(w) }
+	l.mux.HandleFunc("GET "+lambdaFunctions, listFunctions)
+	l.mux.HandleFunc("GET "+lambdaFunctions+"/{$}", listFunctions)
+	l.mux.HandleFunc("POST "+lambdaFunction+"/invocations", l.named(l.invoke))
+	l.mux.HandleFunc("GET "+lambdaFunction, l.named(func(w http.ResponseWriter, _ *http.Request, name, qualifier string) {
 		l.getFunction(w, name, qualifier)
-	case len(parts) == 2 && parts[1] == "versions" && r.Method == http.MethodGet:
+	}))
+	l.mux.HandleFunc("GET "+lambdaFunction+"/versions", l.named(func(w http.ResponseWriter, _ *http.Request, name, _ string) {
 		l.listVersions(w, name)
-	case len(parts) == 2 && parts[1] == "aliases" && r.Method == http.MethodGet:
+	}))
+	l.mux.HandleFunc("GET "+lambdaFunction+"/aliases", l.named(func(w http.ResponseWriter, _ *http.Request, name, _ string) {
 		l.listAliases(w, name)
-	case len(parts) == 3 && parts[1] == "aliases" && r.Method == http.MethodGet:
-		l.getAlias(w, name, parts[2])
-	default:
+	}))
+	l.mux.HandleFunc("GET "+lambdaFunction+"/aliases/{alias}", l.named(func(w http.ResponseWriter, r *http.Request, name, _ string) {
+		l.getAlias(w, name, r.PathValue("alias"))
+	}))
+	l.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		lambdaError(w, http.StatusNotFound, "UnknownOperationException",
 			"sluice implements Invoke, GetFunction, ListFunctions, ListVersionsByFunction, GetAlias and ListAliases of the Lambda API, not "+r.Method+" "+r.URL.Path)
+	})
+}
+
+// named resolves the {function} of a route and its Qualifier parameter
+// before calling h.
+func (l *Lambda) named(h func(w http.ResponseWriter, r *http.Request, name, qualifier string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, qualifier, err := l.parseName(r.PathValue("function"))
+		if err != nil {
+			lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", err.Error())
+			return
+		}
+		if q := r.URL.Query().Get("Qualifier"); q != "" {
+			if qualifier != "" && q != qualifier {
+				lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException",
+					fmt.Sprintf("the function name carries qualifier %s and the Qualifier parameter says %s: give one", qualifier, q))
+				return
+			}
+			qualifier = q
+		}
+		h(w, r, name, qualifier)
 	}
 }
 
@@ -208,7 +224,7 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	res, err := target.Invoke(r.Context(), req)
 	switch {
 	case errors.Is(err, invoke.ErrThrottled):
-		body, _ := json.Marshal(map[string]string{"Type": "User", "message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
+		body, _ := json.Marshal(map[string]string{"Type": "User", "Message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
 		w.WriteHeader(http.StatusTooManyRequests)

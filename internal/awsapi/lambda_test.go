@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -204,5 +205,26 @@ func TestLambdaReadOnlyCalls(t *testing.T) {
 	var notFound *types.ResourceNotFoundException
 	if _, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("app"), Name: aws.String("nope")}); !errors.As(err, &notFound) {
 		t.Fatalf("GetAlias(nope) = %v", err)
+	}
+}
+
+func TestLambdaUnknownOperations(t *testing.T) {
+	srv := httptest.NewServer(&Lambda{})
+	t.Cleanup(srv.Close)
+	for _, c := range []struct{ method, path string }{
+		{"DELETE", "/2015-03-31/functions/app"},
+		{"POST", "/2015-03-31/functions"},
+		{"GET", "/2015-03-31/functions/app/policy"},
+		{"GET", "/2018-10-31/layers"},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound || res.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
+			t.Errorf("%s %s = %d %s, want 404 UnknownOperationException", c.method, c.path, res.StatusCode, res.Header.Get("X-Amzn-ErrorType"))
+		}
 	}
 }

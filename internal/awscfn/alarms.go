@@ -45,5 +45,6 @@ func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 			resources[id] = res // Compile built it for this call alone
 		}
 	}
+	addAlertConditions(resources, svc, compiled)
 	return diags, nil
 }

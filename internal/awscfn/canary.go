@@ -2,7 +2,6 @@ package awscfn
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/sluice-dev/sluice/internal/alerts"
 	"github.com/sluice-dev/sluice/internal/config"
@@ -13,9 +12,6 @@ import (
 const (
 	executionRoleID  = "IamRoleLambdaExecution" // the framework's shared function role
 	codeDeployRoleID = "CodeDeployServiceRole"  // the role CodeDeploy assumes, unless codeDeployRole is set
-	// maxGroupNameLen is CodeDeploy's limit on deployment group names; the
-	// plugin cuts longer names.
-	maxGroupNameLen = 100
 )
 
 // gradual is one function deployed through an alias by CodeDeploy.
@@ -28,6 +24,9 @@ type gradual struct {
 	groupID    string // HelloLambdaFunctionDeploymentGroup
 	groupName  string // <stack>-HelloLambdaFunctionDeploymentGroup, at most 100 characters
 	versionID  string // the function's AWS::Lambda::Version
+	// provisioned is the ProvisionedConcurrencyConfig of the framework's
+	// `provisioned` alias, merged into this one (see provisioned.go).
+	provisioned any
 	// targets are the resources whose properties mention functionID where
 	// an event source names the function it invokes.
 	targets []target
@@ -50,6 +49,8 @@ type canary struct {
 	alerts    *alerts.Compiled // custom.alerts, compiled when an alarm name needs resolving
 	owned     map[string]bool  // resources already copied for changing (see cloneMap)
 	bypasses  []bypass
+	// canaryAlarms are each function's deploymentSettings.canaryAlarms (see canaryalarms.go).
+	canaryAlarms map[*gradual][]alerts.CanaryAlarm
 }
 
 // own replaces resource id with a copy whose Properties are a copy too,
@@ -81,15 +82,19 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 			c.plan(f)
 		}
 	}
-	if len(c.gradual) == 0 && len(c.diags) == 0 || !stageEnabled(svc) {
+	if len(c.gradual) == 0 && len(c.diags) == 0 || !svc.GradualStage() {
 		return nil, nil
 	}
-	c.appID = alphaNumeric(svc.StackName()) + "DeploymentApplication"
+	c.appID = svc.DeploymentApplicationName()
 	if r := obj(c.resources[c.appID]); r != nil && r["Type"] == "AWS::CodeDeploy::Application" {
 		return nil, fmt.Errorf("the template already has the CodeDeploy application %s: it was packaged for gradual deployment before (by serverless-plugin-canary-deployments, or by sluice); remove the plugin from `plugins` in serverless.yml and run `serverless package` again", c.appID)
 	}
+	c.mergeProvisioned()
 	c.index()
 	if err := c.finish(); err != nil {
+		return c.diags, err
+	}
+	if err := c.planCanaryAlarms(); err != nil {
 		return c.diags, err
 	}
 
@@ -100,6 +105,8 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	for _, g := range c.gradual {
 		c.addDeploymentGroup(g, configs)
 		c.addAlias(g)
+		c.addCanaryAlarms(g)
+		c.addCondition(g)
 	}
 	for _, g := range c.gradual {
 		for _, t := range g.targets {
@@ -109,14 +116,6 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	c.reportBypasses()
 	c.diags.Sort()
 	return c.diags, nil
-}
-
-// stageEnabled applies custom.deploymentSettings.stages: when it is given
-// and the stage is not in it, functions deploy at once and the template is
-// left as it is.
-func stageEnabled(svc *config.Service) bool {
-	g := svc.DeploymentSettings
-	return g == nil || len(g.Stages) == 0 || slices.Contains(g.Stages, svc.Stage)
 }
 
 func (c *canary) report(sev config.Severity, path, msg, hint string) {
@@ -165,18 +164,9 @@ func (c *canary) plan(f *config.Function) {
 	g.typ = typ
 	g.aliasID = g.functionID + "Alias" + ds.Alias
 	g.groupID = g.functionID + "DeploymentGroup"
-	g.groupName = truncate(c.svc.StackName()+"-"+g.groupID, maxGroupNameLen)
+	g.groupName = c.svc.DeploymentGroupName(g.fn)
 	c.gradual = append(c.gradual, g)
 	c.byID[g.functionID] = g
-}
-
-// truncate cuts s to n bytes, as the plugin's String.slice does for the
-// ASCII names it is used on.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // index makes the one pass over the template that finds each function's
@@ -219,10 +209,6 @@ func (c *canary) finish() error {
 		if g.versionID == "" {
 			c.report(config.SeverityError, path+".deploymentSettings", fmt.Sprintf("the template has no AWS::Lambda::Version of %s, so the alias has no version to shift traffic to", g.functionID),
 				"remove provider.versionFunctions: false and the function's versionFunction: false; gradual deployment needs published versions")
-		}
-		if _, ok := c.resources[g.fn.LogicalID()+"ProvConcLambdaAlias"]; ok {
-			c.report(config.SeverityError, path+".provisionedConcurrency", "provisionedConcurrency cannot be combined with deploymentSettings yet: the framework routes this function's events through its own `provisioned` alias, which the gradual deployment would bypass",
-				"remove provisionedConcurrency, or deploy this function at once (no deploymentSettings)")
 		}
 	}
 	return c.diags.Err()

@@ -1,6 +1,7 @@
 package awscfn
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/validate"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -74,9 +77,14 @@ func caseNumber(name string) int {
 // the plugin's expected output into sluice's; everything else in the case
 // must match exactly.
 var conformanceDeviations = map[int]struct {
-	why    string
+	why string
+	// rename, when set, replaces the service's misspelled key with the
+	// right one before loading it, and in the expected output too.
+	rename [2]string
 	adjust func(t *testing.T, want Template)
 }{
+	5: triggerTargetDeviation,
+	9: triggerTargetDeviation,
 	12: {
 		why: "the expected output predates the plugin's hook-permission statement: the plugin's own test " +
 			"never loads this case (its file names split on '.' to 'input-with-permissions-boundary', not 'input'), " +
@@ -96,6 +104,37 @@ var conformanceDeviations = map[int]struct {
 	},
 }
 
+// triggerTargetDeviation: the plugin's fixtures 5 and 9 spell the trigger's
+// target TargetTriggerArn, which the plugin passes through and
+// CloudFormation rejects (the property is TriggerTargetArn). sluice refuses
+// that spelling with a positioned error (TestConformanceTriggerTypo); with
+// the key renamed, the case matches.
+var triggerTargetDeviation = struct {
+	why    string
+	rename [2]string
+	adjust func(t *testing.T, want Template)
+}{
+	why:    "the fixture's triggerConfigurations spell TriggerTargetArn as TargetTriggerArn, which CloudFormation rejects: sluice refuses it, and matches once it is renamed",
+	rename: [2]string{validate.MisspelledTriggerTarget, "TriggerTargetArn"},
+}
+
+// TestConformanceTriggerTypo: fixtures 5 and 9 as the plugin has them are
+// refused, naming the key and how to fix it.
+func TestConformanceTriggerTypo(t *testing.T) {
+	for _, c := range conformanceCases(t) {
+		n := caseNumber(c.name)
+		if n != 5 && n != 9 {
+			continue
+		}
+		svc := loadServiceFile(t, c.service, "dev")
+		errs := validate.Service(svc).Errors()
+		if len(errs) != 1 || !strings.Contains(errs[0].Path, ".triggerConfigurations.0.TargetTriggerArn") ||
+			!strings.Contains(errs[0].Error(), "rename it to TriggerTargetArn") || errs[0].Pos.Line == 0 {
+			t.Errorf("%s: errors %v, want one positioned error saying to rename TargetTriggerArn", c.name, errs)
+		}
+	}
+}
+
 // TestConformance runs every case of the plugin's own fixtures through
 // Transform and compares the result with the plugin's output as JSON values
 // (key order does not matter). The diagnostics of all cases are pinned in
@@ -108,16 +147,22 @@ func TestConformance(t *testing.T) {
 	var diagnostics strings.Builder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			svc := loadServiceFile(t, c.service, "dev")
+			dev, deviates := conformanceDeviations[caseNumber(c.name)]
+			svc := loadServiceFileRenaming(t, c.service, "dev", dev.rename)
+			if errs := validate.Service(svc).Errors(); len(errs) > 0 {
+				t.Errorf("validate: %v", errs)
+			}
 			in := readTemplateFile(t, c.input)
 			got, diags, err := Transform(in, svc)
 			if err != nil {
 				t.Fatalf("Transform: %v", err)
 			}
-			want := readTemplateFile(t, c.output)
-			if dev, ok := conformanceDeviations[caseNumber(c.name)]; ok {
+			want := readTemplateFileRenaming(t, c.output, dev.rename)
+			if deviates {
 				t.Logf("deviation: %s", dev.why)
-				dev.adjust(t, want)
+				if dev.adjust != nil {
+					dev.adjust(t, want)
+				}
 			}
 			diffTemplates(t, normalize(t, got), want)
 			if !reflect.DeepEqual(in, readTemplateFile(t, c.input)) {
@@ -177,10 +222,18 @@ func TestConformanceMissingAlarmIsAWarning(t *testing.T) {
 
 func loadServiceFile(t testing.TB, path, stage string) *config.Service {
 	t.Helper()
+	return loadServiceFileRenaming(t, path, stage, [2]string{})
+}
+
+// loadServiceFileRenaming loads the service at path with every "old" key
+// (rename[0]) spelled "new" (rename[1]).
+func loadServiceFileRenaming(t testing.TB, path, stage string, rename [2]string) *config.Service {
+	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	src = renameKey(src, rename)
 	svc, _, err := config.LoadBytes(filepath.Base(path), filepath.Dir(path), src, config.Options{Stage: stage, Region: "us-east-1"})
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
@@ -188,12 +241,25 @@ func loadServiceFile(t testing.TB, path, stage string) *config.Service {
 	return svc
 }
 
+func renameKey(src []byte, rename [2]string) []byte {
+	if rename[0] == "" {
+		return src
+	}
+	return bytes.ReplaceAll(src, []byte(strconv.Quote(rename[0])+":"), []byte(strconv.Quote(rename[1])+":"))
+}
+
 func readTemplateFile(t testing.TB, path string) Template {
+	t.Helper()
+	return readTemplateFileRenaming(t, path, [2]string{})
+}
+
+func readTemplateFileRenaming(t testing.TB, path string, rename [2]string) Template {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	b = renameKey(b, rename)
 	var tpl Template
 	if err := json.Unmarshal(b, &tpl); err != nil {
 		t.Fatalf("%s: %v", path, err)

@@ -7,18 +7,30 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
 )
 
 // Publisher publishes new versions of the functions whose code or
-// configuration changed (the engine re-reads serverless.yml).
+// configuration changed (the engine re-reads serverless.yml) and starts
+// their deployments, as one step: it refuses while a deployment is in
+// progress (deploy.ErrAlreadyInProgress) or when the service cannot be
+// published (*PublishError), before publishing anything.
 type Publisher interface {
-	PublishChanges() ([]Change, error)
+	PublishAndDeploy() ([]Change, error)
 }
 
-// Change is one function's new version and how it reaches traffic.
+// PublishError refuses a deploy whose service cannot be published: its
+// configuration is invalid, or a function cannot run. Nothing changed.
+type PublishError struct{ Err error }
+
+func (e *PublishError) Error() string { return e.Err.Error() }
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// Change is one function's new version and how it reaches traffic: at
+// once, or through a deployment from the version its alias serves.
 type Change struct {
 	Key         string `json:"key"`      // the function's key in serverless.yml
 	Function    string `json:"function"` // its deployed name
@@ -43,6 +55,9 @@ type Server struct {
 	Registry    *registry.Registry
 	Publisher   Publisher
 	Logger      *slog.Logger
+
+	once sync.Once
+	mux  *http.ServeMux
 }
 
 // apiErr is an error response: a message that says what to do, and a code.
@@ -54,39 +69,65 @@ type apiErr struct {
 
 func (e *apiErr) Error() string { return e.Message }
 
+// ServeHTTP routes the control API; the routes are built on first use.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	var out any
-	var err error
-	switch {
-	case r.Method == http.MethodPost && path == "/deploy":
-		out, err = s.deploy(r)
-	case r.Method == http.MethodGet && path == "/watch":
-		s.watch(w, r)
-		return
-	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "deployments":
-		out, err = s.Deployments.Get(parts[1])
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "deployments" && parts[2] == "stop":
-		var in struct {
-			Rollback bool `json:"rollback"`
+	s.once.Do(s.route)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) route() {
+	p := strings.TrimSuffix(Prefix, "/")
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST "+p+"/deploy", s.json(s.deploy))
+	s.mux.HandleFunc("GET "+p+"/watch", s.watch)
+	s.mux.HandleFunc("GET "+p+"/deployments/{id}", s.json(func(r *http.Request) (any, error) {
+		return s.Deployments.Get(r.PathValue("id"))
+	}))
+	s.mux.HandleFunc("POST "+p+"/deployments/{id}/stop", s.json(s.stop))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/rollback", s.json(s.rollback))
+	s.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
+	})
+}
+
+// json adapts a handler that returns a value or an error to JSON responses.
+func (s *Server) json(h func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := h(r)
+		if err != nil {
+			writeErr(w, err)
+			return
 		}
-		if err = decode(r, &in); err == nil {
-			if err = s.Deployments.Stop(parts[1], in.Rollback); err == nil {
-				out, err = s.Deployments.Get(parts[1])
-			}
-		}
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "functions" && parts[2] == "rollback":
-		out, err = s.Deployments.Rollback(parts[1])
-	default:
-		err = &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
 	}
-	if err != nil {
-		writeErr(w, err)
-		return
+}
+
+// RollbackRequest is the body of POST functions/{function}/rollback (optional).
+type RollbackRequest struct {
+	ToVersion int `json:"toVersion,omitempty"` // 0: the version served before
+}
+
+func (s *Server) rollback(r *http.Request) (any, error) {
+	var in RollbackRequest
+	if err := decode(r, &in); err != nil {
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	return s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion})
+}
+
+func (s *Server) stop(r *http.Request) (any, error) {
+	var in struct {
+		Rollback bool `json:"rollback"`
+	}
+	id := r.PathValue("id")
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	if err := s.Deployments.Stop(id, in.Rollback); err != nil {
+		return nil, err
+	}
+	return s.Deployments.Get(id)
 }
 
 func decode(r *http.Request, v any) error {
@@ -101,7 +142,10 @@ func decode(r *http.Request, v any) error {
 
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *apiErr
-	if !errors.As(err, &ae) {
+	var pe *PublishError
+	if errors.As(err, &pe) {
+		ae = &apiErr{Code: "PublishFailed", Message: pe.Error(), status: http.StatusBadRequest}
+	} else if !errors.As(err, &ae) {
 		ae = &apiErr{Code: "Error", Message: err.Error(), status: http.StatusInternalServerError}
 		for _, m := range []struct {
 			err    error
@@ -125,35 +169,12 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 // deploy publishes what changed and starts a deployment for each function
-// that deploys gradually; the others switch at once. It refuses while any
-// deployment is in progress, before publishing anything, so a refused
-// deploy changes nothing.
-func (s *Server) deploy(r *http.Request) (any, error) {
-	if active := s.Deployments.Active(); len(active) > 0 {
-		d := active[0]
-		return nil, &apiErr{Code: "DeploymentInProgress", status: http.StatusConflict, Message: fmt.Sprintf(
-			"deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
-			d.ID, d.Target.FunctionName, d.Status, d.ID)}
-	}
-	changes, err := s.Publisher.PublishChanges()
+// that deploys gradually; the others switch at once. A refused deploy
+// changes nothing.
+func (s *Server) deploy(*http.Request) (any, error) {
+	changes, err := s.Publisher.PublishAndDeploy()
 	if err != nil {
-		return nil, &apiErr{Code: "PublishFailed", Message: err.Error(), status: http.StatusBadRequest}
-	}
-	for i := range changes {
-		c := &changes[i]
-		switch {
-		case c.Group != "":
-			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion})
-			switch {
-			case errors.Is(err, deploy.ErrNothingToDeploy):
-				// Its alias was created on this very version (the function
-				// just became gradual): it is live, with nothing to shift.
-			case err != nil:
-				c.Error = err.Error()
-			default:
-				c.DeploymentID = d.ID
-			}
-		}
+		return nil, err
 	}
 	return DeployResult{Changes: changes}, nil
 }

@@ -73,6 +73,8 @@ type Engine struct {
 	subs      map[int]func(Deployment)
 	nextSub   int
 	wg        sync.WaitGroup
+
+	rollbackMu sync.Mutex // serializes Rollback
 }
 
 // Config wires an Engine.
@@ -409,22 +411,60 @@ func (e *Engine) completedHookError(deploymentID, execID string) error {
 	return fmt.Errorf("%w: %s in %s", ErrHookExecutionNotFound, execID, deploymentID)
 }
 
-// Rollback moves the group's alias back to the version before the one it
-// points at now, at once: a deployment in progress is stopped with rollback;
-// otherwise a new all-at-once deployment to the previous version is made.
-func (e *Engine) Rollback(groupName string) (Deployment, error) {
-	g := e.Group(groupName)
+// RollbackGrace is how long after a rollback of a group ends that another
+// rollback request returns it instead of rolling back further (wall time;
+// on a scaled clock it is scaled too). It makes `sluice rollback`
+// idempotent: five people (or five retries) asking at once get one
+// rollback, not five versions back.
+const RollbackGrace = 5 * time.Second
+
+// RollbackInput says which alias to move back, and where.
+type RollbackInput struct {
+	Group string // group name, or the function it deploys
+	// ToVersion, when set, is the version to go back to; 0 is the version
+	// the alias served before (see Rollback).
+	ToVersion int
+}
+
+// Rollback moves the group's alias back, at once. It is an emergency
+// action: the group's alarms do not stop it, and it runs no hooks (they
+// test a new version; a rollback restores one that served before).
+//
+//   - A rollback of the group in progress, or one that ended less than
+//     RollbackGrace ago, is returned as is: Rollback is idempotent.
+//   - A deployment in progress is stopped with rollback; the rollback
+//     deployment that moved the traffic back is returned (the stopped
+//     deployment itself if no traffic had moved).
+//   - Otherwise a new all-at-once deployment to the previous version (or
+//     in.ToVersion) is made: the version the alias served before the last
+//     succeeded deployment to its current version, else the one below it.
+func (e *Engine) Rollback(in RollbackInput) (Deployment, error) {
+	g := e.Group(in.Group)
 	if g == nil {
-		return Deployment{}, fmt.Errorf("%w: %s", ErrGroupNotFound, groupName)
+		return Deployment{}, fmt.Errorf("%w: %s", ErrGroupNotFound, in.Group)
+	}
+	// One rollback decision at a time: the check for a recent rollback and
+	// the creation of a new one must not interleave.
+	e.rollbackMu.Lock()
+	defer e.rollbackMu.Unlock()
+	if d, ok, err := e.recentRollback(g); err != nil || ok {
+		return d, err
 	}
 	e.mu.Lock()
 	r := e.activeRun(g.Name)
 	e.mu.Unlock()
 	if r != nil {
-		if err := e.Stop(r.id, true); err != nil {
+		if err := e.Stop(r.id, true); err != nil && !errors.Is(err, ErrAlreadyCompleted) {
 			return Deployment{}, err
 		}
-		return e.Get(r.id)
+		d, err := e.Get(r.id)
+		if err != nil || in.ToVersion == 0 || in.ToVersion == versionOf(d.Target.CurrentVersion) {
+			if err == nil && d.RolledBack() {
+				return e.Get(d.RollbackInfo.RollbackDeploymentID)
+			}
+			return d, err
+		}
+		// Back where the deployment started; go on to the version asked for.
 	}
 	fn := e.reg.Function(g.Function)
 	var alias *registry.Alias
@@ -434,20 +474,58 @@ func (e *Engine) Rollback(groupName string) (Deployment, error) {
 	if alias == nil {
 		return Deployment{}, fmt.Errorf("%w: %s has no alias %s", ErrNothingToDeploy, g.Function, g.Alias)
 	}
-	cur := alias.Routing().Version.Number
-	prev, err := e.previousVersion(g, cur)
-	if err != nil {
-		return Deployment{}, err
+	rt := alias.Routing()
+	cur, to := rt.Version.Number, in.ToVersion
+	if to == 0 {
+		prev, err := e.previousVersion(g, cur)
+		if err != nil {
+			return Deployment{}, err
+		}
+		to = prev
+	} else if fn.Version(to) == nil {
+		return Deployment{}, fmt.Errorf("%w: %s has no version %d; `sluice history %s` lists the versions deployed",
+			registry.ErrVersionNotFound, g.Function, to, g.Function)
+	} else if to == cur && rt.Additional == nil {
+		return Deployment{}, fmt.Errorf("%w: alias %s of %s already points at version %d", ErrNothingToDeploy, g.Alias, g.Function, to)
 	}
-	d := e.newDeployment(g, cur, prev, CreatorUser, []schedule.Step{{Offset: 0, Weight: 1}})
+	d := e.newDeployment(g, cur, to, CreatorUser, []schedule.Step{{Offset: 0, Weight: 1}})
 	d.DeploymentConfigName = "CodeDeployDefault.LambdaAllAtOnce"
-	d.Description = fmt.Sprintf("rollback of %s:%s from version %d to %d", g.Function, g.Alias, cur, prev)
-	// A hand-made rollback restores the version that served before: it runs
-	// no hooks, which test a new version, but still honours the alarms.
+	d.Description = fmt.Sprintf("rollback of %s:%s from version %d to %d", g.Function, g.Alias, cur, to)
+	d.ManualRollback, d.IgnoreAlarms = true, true
 	for i := range d.LifecycleEvents {
 		d.LifecycleEvents[i].Hook = ""
 	}
 	return e.start(g, d)
+}
+
+// recentRollback is the group's rollback in progress or ended less than
+// RollbackGrace ago: a manual rollback, or the rollback deployment of a
+// deployment that was stopped or failed.
+func (e *Engine) recentRollback(g *Group) (Deployment, bool, error) {
+	recs, err := e.db.Deployments(g.Function)
+	if err != nil || len(recs) == 0 {
+		return Deployment{}, false, err
+	}
+	last, err := e.Get(recs[len(recs)-1].ID) // the live copy if in progress
+	if err != nil {
+		return Deployment{}, false, err
+	}
+	if !last.ManualRollback && last.Creator != CreatorRollback {
+		return Deployment{}, false, nil
+	}
+	if !last.Status.Done() {
+		return last, true, nil
+	}
+	grace := time.Duration(float64(RollbackGrace) * clock.Scale(e.clock))
+	if last.CompleteTime != nil && e.clock.Now().Sub(*last.CompleteTime) < grace {
+		return last, true, nil
+	}
+	return Deployment{}, false, nil
+}
+
+func versionOf(s string) int {
+	v, _ := strconv.Atoi(s)
+	return v
 }
 
 // previousVersion is the version the alias served before cur: the current

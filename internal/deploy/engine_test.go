@@ -480,7 +480,7 @@ func TestManualRollbackReturnsToPreviousVersion(t *testing.T) {
 	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.waitFor(d.ID, "Succeeded", done)
 	h.wantRouting(2, 0, 0)
-	rb, err := h.e.Rollback(fn)
+	rb, err := h.e.Rollback(RollbackInput{Group: fn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +489,8 @@ func TestManualRollbackReturnsToPreviousVersion(t *testing.T) {
 		t.Fatalf("manual rollback: %+v", rb)
 	}
 	h.wantRouting(1, 0, 0)
-	if _, err := h.e.Rollback(fn); !errors.Is(err, ErrNothingToDeploy) {
+	h.clock.Advance(RollbackGrace) // within it, Rollback returns the rollback just made
+	if _, err := h.e.Rollback(RollbackInput{Group: fn}); !errors.Is(err, ErrNothingToDeploy) {
 		t.Fatalf("rollback below version 1: err = %v", err)
 	}
 }

@@ -138,7 +138,11 @@ func (r *run) loop() {
 	})
 	r.e.notify.send(r.g, r.snapshot(), "DeploymentStart")
 
-	for _, name := range r.g.Alarms {
+	alarms := r.g.Alarms
+	if r.snapshot().IgnoreAlarms {
+		alarms = nil
+	}
+	for _, name := range alarms {
 		cancel, err := r.e.alarms.Watch(name, func(st AlarmState) {
 			if st.State == "ALARM" {
 				// time.Now, not the clock: this measures the engine's own reaction.
@@ -293,7 +297,11 @@ func (r *run) hook(name string) *ending {
 			if ev.err != nil {
 				return fail(ErrHookFailure, fmt.Sprintf("The %s hook %s failed before reporting a status: %v", name, hook, ev.err))
 			}
-			// Returned without reporting (yet): keep waiting, as CodeDeploy does.
+			// Returned without reporting (yet): keep waiting, as CodeDeploy
+			// does, but say so now rather than at the timeout.
+			r.update(func(d *Deployment) {
+				d.event(name).Diagnostics = fmt.Sprintf("the hook returned without reporting a status (PutLifecycleEventHookExecutionStatus); waiting up to %s for a report", timeout)
+			})
 		case ev.kind == evHookReport:
 			// Unregister before answering: a repeated report must find the
 			// execution completed (LifecycleEventAlreadyCompletedException).
@@ -388,10 +396,7 @@ func (r *run) finish(end ending) {
 	var rb *Deployment
 	var rbErr error
 	if end.status != StatusSucceeded && end.rollback && d.StepReached > 0 {
-		rb, rbErr = r.rollBack(d, now)
-		if rbErr == nil && !end.alarmAt.IsZero() {
-			d.RollbackReaction = time.Since(end.alarmAt)
-		}
+		rb, rbErr = r.rollBack(d, now, end.alarmAt)
 	}
 	if err := r.e.save(d); err != nil {
 		r.e.log.Error("record deployment", "deployment", r.id, "err", err)
@@ -426,7 +431,8 @@ func (r *run) finish(end ending) {
 // rollBack moves all traffic back to d's original version, recording the
 // rollback as its own deployment (creator codeDeployRollback) linked to d.
 // Called with r.mu held.
-func (r *run) rollBack(d *Deployment, now time.Time) (*Deployment, error) {
+// The reaction to an alarm (alarmAt set) is written in the same transaction.
+func (r *run) rollBack(d *Deployment, now, alarmAt time.Time) (*Deployment, error) {
 	current, _ := strconv.Atoi(d.Target.CurrentVersion)
 	target, _ := strconv.Atoi(d.Target.TargetVersion)
 	rb := r.e.newDeployment(r.g, target, current, CreatorRollback, []schedule.Step{{Offset: 0, Weight: 1}})
@@ -447,13 +453,17 @@ func (r *run) rollBack(d *Deployment, now time.Time) (*Deployment, error) {
 		RollbackMessage: fmt.Sprintf("Deployment %s has been rolled back by %s", d.ID, rb.ID)}
 	d.Target.TargetVersionWeight = 0
 	_, err := r.e.reg.SetAlias(d.Target.FunctionName, d.Target.FunctionAlias, current, 0, 0, func(tx *store.Tx) error {
+		if !alarmAt.IsZero() {
+			// time.Now, not the clock: this measures the engine's own reaction.
+			d.RollbackReaction = time.Since(alarmAt)
+		}
 		if err := saveTx(tx, d); err != nil {
 			return err
 		}
 		return saveTx(tx, &rb)
 	})
 	if err != nil {
-		d.RollbackInfo = nil
+		d.RollbackInfo, d.RollbackReaction = nil, 0
 		return nil, err
 	}
 	return &rb, nil

@@ -137,6 +137,11 @@ type Deployment struct {
 	// Steps is the traffic schedule, with the step reached (for status and crash recovery).
 	Steps       []schedule.Step `json:"steps"`
 	StepReached int             `json:"stepReached"` // steps applied so far
+	// ManualRollback marks a deployment made by `sluice rollback`.
+	ManualRollback bool `json:"manualRollback,omitempty"`
+	// IgnoreAlarms: the group's alarms do not stop this deployment (a
+	// manual rollback, or a deploy with --ignore-alarms).
+	IgnoreAlarms bool `json:"ignoreAlarms,omitempty"`
 	// RollbackReaction is how long the engine took from an alarm entering
 	// ALARM to the alias being back on the original version (wall time).
 	RollbackReaction time.Duration `json:"rollbackReactionNanos,omitempty"`

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/awsapi"
-	"github.com/sluice-dev/sluice/internal/awscfn"
 )
 
 // stackClock remembers when the stack the engine models last began an
@@ -32,7 +31,7 @@ func (e *Engine) stackInputs() awsapi.StackInputs {
 	for _, f := range svc.Functions {
 		fn := f.LogicalID() + "LambdaFunction"
 		in.Resources = append(in.Resources, awsapi.StackResource{LogicalID: fn, PhysicalID: f.Name, Type: "AWS::Lambda::Function"})
-		g := e.deployer.Group(awscfn.DeploymentGroupName(svc, f))
+		g := e.deployer.Group(svc.DeploymentGroupName(f))
 		if g == nil {
 			continue
 		}
