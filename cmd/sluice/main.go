@@ -77,6 +77,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newPlanCmd(g),
 		newValidateCmd(g),
 		newLogsCmd(g),
+		newInvokeCmd(g),
 		newPackageCmd(g),
 		newDemoCmd(g),
 		newRehearseCmd(g),

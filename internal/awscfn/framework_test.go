@@ -116,3 +116,41 @@ func TestProvisionedConcurrencyMerged(t *testing.T) {
 		t.Error("Transform modified its input")
 	}
 }
+
+// TestServerlessV4CompiledAlerts: Serverless Framework v4.15+ compiles
+// custom.alerts itself, with aws-alerts 1.7.5's template. Given a template
+// that already holds those alarms (the plugin's expected output stands in
+// for v4's), sluice neither doubles nor merges them, and says what it
+// found.
+func TestServerlessV4CompiledAlerts(t *testing.T) {
+	for _, name := range []string{"definitions", "topics", "patterns"} {
+		dir := "testdata/alerts/" + name
+		svc := loadServiceFile(t, dir+"/serverless.yml", "dev")
+		v4 := readTemplateFile(t, dir+"/expected.json")
+		// One alarm as an older compiler wrote it: replaced by sluice's.
+		var changed string
+		for id, r := range obj(v4["Resources"]) {
+			if str(at(r, "Type")) == "AWS::CloudWatch::Alarm" && (changed == "" || id < changed) {
+				changed = id
+			}
+		}
+		obj(at(v4, "Resources", changed, "Properties"))["Threshold"] = 12345
+		out, diags, err := Transform(v4, svc)
+		if err != nil {
+			t.Fatalf("%s: %v: %v", name, err, diags)
+		}
+		compareTemplates(t, out, readTemplateFile(t, dir+"/expected.json"))
+		var found []string
+		for _, d := range diags {
+			if strings.Contains(d.Msg, "Serverless Framework v4.15") {
+				found = append(found, d.Error())
+			}
+			if strings.Contains(d.Msg, "is merged into it") {
+				t.Errorf("%s: a clash was reported: %v", name, d)
+			}
+		}
+		if len(found) != 1 || !strings.Contains(found[0], "1 differed from sluice's ("+changed+")") || !strings.Contains(found[0], "custom.alerts") {
+			t.Errorf("%s: want one warning naming what was found and %s as differing, got %q", name, changed, found)
+		}
+	}
+}

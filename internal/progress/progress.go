@@ -75,6 +75,9 @@ type Change struct {
 	Error        string `json:"error,omitempty"`          // published but not deployed
 }
 
+// Timeline is the tracker's clock-to-wall mapping.
+func (t *Tracker) Timeline() Timeline { return t.cfg.Timeline }
+
 // Published shows a published version: its deployment, or that it
 // switched at once, or why it was not deployed.
 func (t *Tracker) Published(c Change) {
@@ -130,6 +133,17 @@ func (t *Tracker) Done() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.pendingLocked()) == 0
+}
+
+// Deployments are the tracked deployments as last seen.
+func (t *Tracker) Deployments() []deploy.Deployment {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]deploy.Deployment, len(t.order))
+	for i, id := range t.order {
+		out[i] = t.latest[id]
+	}
+	return out
 }
 
 // Pending lists the tracked deployments that have not ended.
