@@ -9,9 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // startServe runs `sluice serve` on a copy of examples/orders and waits
@@ -32,16 +32,16 @@ func startServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
 		serve.Process.Signal(syscall.SIGINT)
 		serve.Wait()
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := control.ReadInfo(filepath.Join(dir, ".sluice")); err == nil {
-			return dir, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sluice serve printed:\n%s", out.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sluice serve did not start:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+	})
+	testutil.Eventually(t, "sluice serve to start", func() bool {
+		_, err := control.ReadInfo(filepath.Join(dir, ".sluice"))
+		return err == nil
+	})
+	return dir, &out
 }
 
 // runIn runs the binary in dir and returns stdout, stderr and the exit status.
