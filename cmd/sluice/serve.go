@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/invoke"
 )
 
 // shutdownGrace is how long a stopping `sluice serve` lets in-flight
@@ -27,6 +29,7 @@ type serveOptions struct {
 	timeScale   float64
 	hookTimeout time.Duration
 	accessKey   string
+	maxEnvs     int
 	quiet       bool // no request lines, no function output
 }
 
@@ -64,6 +67,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
+	fl.IntVar(&f.maxEnvs, "max-environments", 2*goruntime.NumCPU(), "at most this many function processes at once, queueing requests beyond (0: one per concurrent request, as Lambda)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
 	return cmd
 }
@@ -72,6 +76,9 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	f := o
 	if f.timeScale <= 0 {
 		return fmt.Errorf("--time-scale %v must be positive (1 is real time)", f.timeScale)
+	}
+	if f.maxEnvs < 0 {
+		return fmt.Errorf("--max-environments %d must be 0 (no cap) or more", f.maxEnvs)
 	}
 	port, apiPort := f.port, f.apiPort
 	if port == 0 {
@@ -94,6 +101,7 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,
+		Invoke:       invoke.Options{MaxEnvironments: f.maxEnvs},
 	})
 	if err != nil {
 		return err
