@@ -16,7 +16,8 @@ import (
 // rolled back, that a stopped or failed deployment left behind, or that was
 // published at a restart is deployed too. A refused deploy publishes
 // nothing.
-func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
+func (e *Engine) PublishAndDeploy() (changes []control.Change, err error) {
+	began := e.clock.Now() // the stack update CloudFormation's API shows begins before its deployments
 	svc, err := e.load()
 	if err != nil {
 		return nil, &control.PublishError{Err: err}
@@ -37,7 +38,11 @@ func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
 	if err != nil {
 		return nil, &control.PublishError{Err: err}
 	}
-	var changes []control.Change
+	defer func() {
+		if len(changes) > 0 {
+			e.stack.updated.Store(&began)
+		}
+	}()
 	for _, p := range published {
 		c := control.Change{Key: p.Key, Function: p.Function, FromVersion: p.Old, ToVersion: p.New}
 		if !p.Gradual {
