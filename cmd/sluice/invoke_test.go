@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,13 +101,7 @@ func TestServeWatchDeploysTheEditedFunction(t *testing.T) {
 	dir, out := startServe(t, "--watch")
 	waitOutput := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("serve --watch never printed %q:\n%s", want, out.String())
-			}
-			time.Sleep(20 * time.Millisecond) // polling a condition, not waiting for time to pass
-		}
+		testutil.Eventually(t, fmt.Sprintf("serve --watch to print %q", want), func() bool { return strings.Contains(out.String(), want) })
 	}
 	waitOutput("Ready.")
 	hooks := filepath.Join(dir, "src", "hooks.js")
