@@ -57,7 +57,7 @@ func (o *historyOptions) run(out io.Writer, args []string) error {
 		if d.StartTime != nil && d.CompleteTime != nil {
 			took = d.CompleteTime.Sub(*d.StartTime).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
+		fmt.Fprintf(tw, "%s\t%s:%s\tv%d → v%d\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
 			d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
 			d.CreateTime.Format(time.DateTime), took, d.Creator, detail(d))
 	}

@@ -45,7 +45,7 @@ type fixture struct {
 	state  string
 	src    string
 	clock  *clock.Fake
-	engine *deploy.Engine
+	engine *deploy.Controller
 	client *Client
 	reg    *registry.Registry
 	url    string // the control API's server
@@ -163,7 +163,7 @@ func TestDeployWatchAndFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rb.Target.TargetVersion != "1" {
+	if rb.Target.TargetVersion != 1 {
 		t.Fatalf("rollback deployment %+v", rb)
 	}
 	hist, err := ReadHistory(f.state, fn)

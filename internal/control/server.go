@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/schedule"
 )
 
 // Publisher publishes new versions of the functions whose code or
@@ -40,7 +41,7 @@ type DeployResult struct {
 
 // Server serves the control API.
 type Server struct {
-	Deployments *deploy.Engine
+	Deployments *deploy.Controller
 	Registry    *registry.Registry
 	Publisher   Publisher
 	Logger      *slog.Logger
@@ -70,10 +71,17 @@ func (s *Server) route() {
 	s.mux.HandleFunc("POST "+p+"/deploy", s.json(s.deploy))
 	s.mux.HandleFunc("GET "+p+"/watch", s.watch)
 	s.mux.HandleFunc("GET "+p+"/deployments/{id}", s.json(func(r *http.Request) (any, error) {
-		return s.Deployments.Get(r.PathValue("id"))
+		return s.result(r)(s.Deployments.Get(r.PathValue("id")))
 	}))
 	s.mux.HandleFunc("POST "+p+"/deployments/{id}/stop", s.json(s.stop))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/stop", s.json(s.stop))
 	s.mux.HandleFunc("POST "+p+"/functions/{function}/rollback", s.json(s.rollback))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/promote", s.json(func(r *http.Request) (any, error) {
+		return s.result(r)(s.Deployments.Promote(r.PathValue("function")))
+	}))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/retry", s.json(func(r *http.Request) (any, error) {
+		return s.result(r)(s.Deployments.Retry(r.PathValue("function")))
+	}))
 	s.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
 	})
@@ -102,21 +110,34 @@ func (s *Server) rollback(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion})
+	return s.result(r)(s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion}))
 }
 
+// stop serves deployments/{id}/stop and functions/{function}/stop: either
+// names the deployment in progress.
 func (s *Server) stop(r *http.Request) (any, error) {
 	var in struct {
 		Rollback bool `json:"rollback"`
 	}
-	id := r.PathValue("id")
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	if err := s.Deployments.Stop(id, in.Rollback); err != nil {
-		return nil, err
+	name := r.PathValue("id")
+	if name == "" {
+		name = r.PathValue("function")
 	}
-	return s.Deployments.Get(id)
+	return s.result(r)(s.Deployments.Stop(name, in.Rollback))
+}
+
+// result answers with a deployment; with ?wait=true, once it has ended
+// (or the client has gone away).
+func (s *Server) result(r *http.Request) func(deploy.Deployment, error) (any, error) {
+	return func(d deploy.Deployment, err error) (any, error) {
+		if err != nil || r.URL.Query().Get("wait") != "true" {
+			return d, err
+		}
+		return s.Deployments.Wait(r.Context(), d.ID)
+	}
 }
 
 func decode(r *http.Request, v any) error {
@@ -143,6 +164,11 @@ func writeErr(w http.ResponseWriter, err error) {
 			{deploy.ErrAlreadyInProgress, "DeploymentInProgress", http.StatusConflict},
 			{deploy.ErrAlreadyCompleted, "DeploymentCompleted", http.StatusConflict},
 			{deploy.ErrNothingToDeploy, "NothingToDeploy", http.StatusConflict},
+			{deploy.ErrNoDeploymentActive, "NoDeploymentInProgress", http.StatusConflict},
+			{deploy.ErrCannotPromote, "CannotPromote", http.StatusConflict},
+			{deploy.ErrNothingToRetry, "NothingToRetry", http.StatusConflict},
+			{deploy.ErrInvalidTarget, "InvalidTarget", http.StatusBadRequest},
+			{registry.ErrVersionNotFound, "VersionNotFound", http.StatusNotFound},
 		} {
 			if errors.Is(err, m.err) {
 				ae.Code, ae.status = m.code, m.status
@@ -154,18 +180,60 @@ func writeErr(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(ae)
 }
 
+// DeployRequest is the body of POST deploy (optional).
+type DeployRequest struct {
+	// Function, when set, deploys only this function (its key in
+	// serverless.yml or its deployed name); the others stay as they are.
+	Function string `json:"function,omitempty"`
+	// IgnoreAlarms: the deployments this deploy starts are not stopped by
+	// their groups' alarms; each records it (ignoreAlarms).
+	IgnoreAlarms bool `json:"ignoreAlarms,omitempty"`
+	// Type, when set, replaces the groups' deployment type for this deploy
+	// (e.g. AllAtOnce, for an emergency fix).
+	Type string `json:"type,omitempty"`
+}
+
+// FunctionPublisher is a Publisher that can publish one function alone.
+type FunctionPublisher interface {
+	// PublishFunction publishes the named function if it changed, and
+	// nothing else.
+	PublishFunction(name string) ([]Change, error)
+}
+
 // deploy publishes what changed and starts a deployment for each function
 // that deploys gradually; the others switch at once. It refuses while any
-// deployment is in progress, before publishing anything, so a refused
-// deploy changes nothing.
+// deployment is in progress, or when the request is invalid, before
+// publishing anything, so a refused deploy changes nothing.
 func (s *Server) deploy(r *http.Request) (any, error) {
+	var in DeployRequest
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	var typ *schedule.Type
+	if in.Type != "" {
+		t, err := schedule.Parse(in.Type)
+		if err != nil {
+			return nil, &apiErr{Code: "InvalidDeploymentType", Message: err.Error(), status: http.StatusBadRequest}
+		}
+		typ = &t
+	}
+	fp, canOne := s.Publisher.(FunctionPublisher)
+	if in.Function != "" && !canOne {
+		return nil, &apiErr{Code: "NotSupported", Message: "this engine cannot deploy one function alone; deploy them all", status: http.StatusNotImplemented}
+	}
 	if active := s.Deployments.Active(); len(active) > 0 {
 		d := active[0]
 		return nil, &apiErr{Code: "DeploymentInProgress", status: http.StatusConflict, Message: fmt.Sprintf(
 			"deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
 			d.ID, d.Target.FunctionName, d.Status, d.ID)}
 	}
-	changes, err := s.Publisher.PublishChanges()
+	var changes []Change
+	var err error
+	if in.Function != "" {
+		changes, err = fp.PublishFunction(in.Function)
+	} else {
+		changes, err = s.Publisher.PublishChanges()
+	}
 	if err != nil {
 		return nil, &apiErr{Code: "PublishFailed", Message: err.Error(), status: http.StatusBadRequest}
 	}
@@ -173,7 +241,7 @@ func (s *Server) deploy(r *http.Request) (any, error) {
 		c := &changes[i]
 		switch {
 		case c.Group != "":
-			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion})
+			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion, IgnoreAlarms: in.IgnoreAlarms, Type: typ})
 			switch {
 			case errors.Is(err, deploy.ErrNothingToDeploy):
 				// Its alias was created on this very version (the function

@@ -94,7 +94,7 @@ type Engine struct {
 	alarms   *alarm.Evaluator
 	invoker  *invoke.Invoker
 	gateway  *gateway.Gateway
-	deployer *deploy.Engine
+	deployer *deploy.Controller
 	api      *http.ServeMux
 
 	gatewaySrv, apiSrv *http.Server
@@ -325,7 +325,7 @@ func (e *Engine) Handle(pattern string, h http.Handler) { e.api.Handle(pattern, 
 
 // The engine's parts, for `sluice deploy` and the control API.
 func (e *Engine) Registry() *registry.Registry { return e.registry }
-func (e *Engine) Deployer() *deploy.Engine     { return e.deployer }
+func (e *Engine) Deployer() *deploy.Controller { return e.deployer }
 func (e *Engine) Metrics() *metrics.Store      { return e.metrics }
 func (e *Engine) Alarms() *alarm.Evaluator     { return e.alarms }
 func (e *Engine) Clock() clock.Clock           { return e.clock }

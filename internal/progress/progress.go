@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"github.com/mattn/go-isatty"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -181,7 +182,7 @@ func Phase(d deploy.Deployment) string {
 func Describe(d deploy.Deployment, bar bool) string {
 	name := fmt.Sprintf("%-24s", d.Target.FunctionName+":"+d.Target.FunctionAlias)
 	w := d.Target.TargetVersionWeight
-	cur, tgt := "v"+d.Target.CurrentVersion, "v"+d.Target.TargetVersion
+	cur, tgt := "v"+strconv.Itoa(d.Target.CurrentVersion), "v"+strconv.Itoa(d.Target.TargetVersion)
 	switch d.Status {
 	case deploy.StatusSucceeded:
 		return fmt.Sprintf("%s ✔ %s serves all traffic (%s, %s)", name, tgt, d.ID, d.DeploymentConfigName)
