@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +20,7 @@ import (
 type deployOptions struct {
 	*globalOptions
 	wait    bool
-	output  string
+	output  outputFormat
 	timeout time.Duration
 }
 
@@ -28,14 +30,21 @@ func newDeployCmd(g *globalOptions) *cobra.Command {
 		Use:   "deploy",
 		Short: "Publish what changed and deploy it gradually through the running engine",
 		Long: `deploy asks the engine serving --config (started with sluice serve) to re-read the
-service, publish a new version of each function whose code or configuration changed, and
-start a deployment for each function with deploymentSettings (the others switch at once).
+service, check all of it (an invalid service is refused and nothing changes), publish a new
+version of each function whose code or configuration changed, and start a deployment for
+each function with deploymentSettings whose alias does not serve its latest version (the
+others switch at once).
+It prints each deployment's id on standard output.
 
 With --wait it follows the deployments to their end and its exit code is the result:
-  0  every deployment succeeded
-  2  a deployment failed or was stopped (alarm, hook, timeout) and traffic is back on the
-     previous version
-  3  a deployment failed or was stopped and traffic was NOT moved back`,
+  0    every deployment succeeded
+  2    a deployment failed or was stopped (alarm, hook, timeout) and traffic is back on the
+       previous version
+  3    a deployment failed or was stopped and traffic was NOT moved back
+  124  --timeout passed first: the deployments go on
+  130  interrupted (Ctrl-C) first: the deployments go on
+
+--timeout counts the wait only, not the publish before it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -43,69 +52,67 @@ With --wait it follows the deployments to their end and its exit code is the res
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.wait, "wait", "w", false, "follow the deployments to their end; the exit code is the result")
-	f.StringVarP(&o.output, "output", "o", "", "progress as text (bars on a terminal, lines otherwise) or json")
-	f.DurationVar(&o.timeout, "timeout", 0, "with --wait, give up waiting after this long (the deployments go on)")
+	addOutputFlag(cmd, &o.output)
+	f.DurationVar(&o.timeout, "timeout", 0, "with --wait, stop waiting after this long (exit 124); the deployments go on")
 	return cmd
 }
 
 func (o *deployOptions) run(ctx context.Context, out, errOut io.Writer) error {
-	mode, err := progress.ModeFor(o.output, out)
+	disp, err := o.display(o.output, out)
 	if err != nil {
 		return err
+	}
+	if o.timeout < 0 {
+		return fmt.Errorf("--timeout %s: give a positive duration, e.g. 10m", o.timeout)
 	}
 	client, err := o.dialEngine()
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	return runDeploy(ctx, client, out, errOut, mode, o.wait)
+	t := progress.New(out, progress.Config{Display: disp, Timeline: o.timeline()})
+	return deployAndWait(ctx, client, t, errOut, o.wait, o.timeout)
 }
 
-func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Writer, mode progress.Mode, wait bool) error {
-	t := progress.NewTracker(out, mode)
+// deployAndWait publishes what changed and, with wait, follows the
+// deployments for at most timeout (0: no limit).
+func deployAndWait(ctx context.Context, client *control.Client, t *progress.Tracker, errOut io.Writer, wait bool, timeout time.Duration) error {
 	var watchErr <-chan error
+	watchCtx, cancelWatch := context.WithCancel(ctx)
+	defer cancelWatch()
 	if wait {
 		var err error
-		if watchErr, err = client.Follow(ctx, t.Update); err != nil {
+		if watchErr, err = client.Follow(watchCtx, t.Update); err != nil {
 			return err
 		}
 	}
 	res, err := client.Deploy(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitSignaled, err: errors.New("interrupted while publishing: the engine may have published and started deployments; `sluice status` shows what it did")}
+		}
 		return err
 	}
 	if len(res.Changes) == 0 {
 		fmt.Fprintln(errOut, "nothing changed: every function already runs its current code and configuration")
+		t.End(0, "unchanged")
 		return nil
 	}
 	failed := false
 	for _, c := range res.Changes {
-		switch {
-		case c.Error != "":
-			failed = true
-			fmt.Fprintf(errOut, "%s: version %d published, but not deployed: %s\n", c.Function, c.ToVersion, c.Error)
-		case c.DeploymentID != "":
-			if mode != progress.JSON {
-				fmt.Fprintf(errOut, "%s: version %d → %d, deployment %s\n", c.Function, c.FromVersion, c.ToVersion, c.DeploymentID)
-			}
-		default:
-			if mode != progress.JSON {
-				fmt.Fprintf(errOut, "%s: version %d → %d, switched at once\n", c.Function, c.FromVersion, c.ToVersion)
-			}
-		}
+		failed = failed || c.Error != ""
+		t.Published(progress.Change{Function: c.Function, FromVersion: c.FromVersion, ToVersion: c.ToVersion,
+			DeploymentID: c.DeploymentID, AtOnce: c.Error == "" && c.DeploymentID == "", Error: c.Error})
 	}
-	if mode == progress.JSON && !wait {
-		return json.NewEncoder(out).Encode(res)
+	code := 0
+	if failed {
+		code = 1
 	}
 	if !wait {
+		t.End(code, "started")
 		if failed {
-			return &exitError{code: 1}
+			return &exitError{code: code}
 		}
 		return nil
 	}
@@ -113,27 +120,63 @@ func runDeploy(ctx context.Context, client *control.Client, out, errOut io.Write
 		if c.DeploymentID == "" {
 			continue
 		}
-		d, err := client.Deployment(ctx, c.DeploymentID)
+		// Not cut short by an interrupt: it is reported once tracked.
+		d, err := client.Deployment(context.WithoutCancel(ctx), c.DeploymentID)
 		if err != nil {
 			return err
 		}
 		t.Track(d)
 	}
-	return waitForTracker(ctx, t, watchErr, failed)
+	waitCtx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, timeout) // from now: the publish is not counted
+		defer cancel()
+	}
+	return finishWait(waitCtx, t, watchErr, failed)
 }
 
-// waitForTracker follows the tracked deployments to their end; the exit
-// code is their result.
-func waitForTracker(ctx context.Context, t *progress.Tracker, watchErr <-chan error, failed bool) error {
+// finishWait follows the tracked deployments to their end; the exit code
+// is their result, or 124 or 130 when a timeout or a signal ended the
+// wait first.
+func finishWait(ctx context.Context, t *progress.Tracker, watchErr <-chan error, failed bool) error {
 	code, err := t.Wait(ctx, watchErr)
+	if errors.Is(err, progress.ErrStoppedWaiting) {
+		code = exitSignaled
+		why := "interrupted"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			code, why = exitTimeout, "timed out"
+		}
+		err = stoppedWaiting(why, t.Pending())
+		t.Finish(code, err)
+		return &exitError{code: code, err: err}
+	}
 	if err != nil {
+		t.Finish(1, err)
 		return err
 	}
 	if failed && code == progress.ExitSucceeded {
 		code = 1
 	}
+	t.Finish(code, nil)
 	if code != progress.ExitSucceeded {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+func stoppedWaiting(why string, pending []string) error {
+	goOn := "goes on"
+	if len(pending) != 1 {
+		goOn = "go on"
+	}
+	return fmt.Errorf("%w; %s %s (%s): follow with `sluice status --wait`, stop with `sluice stop %s`",
+		progress.ErrStoppedWaiting, strings.Join(pending, ", "), goOn, why, firstOr(pending, "<id>"))
+}
+
+func firstOr(ids []string, def string) string {
+	if len(ids) == 0 {
+		return def
+	}
+	return ids[0]
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/logs"
 )
@@ -26,6 +28,8 @@ type logsOptions struct {
 	version string
 	follow  bool
 	since   string
+	filter  string
+	output  outputFormat
 }
 
 func newLogsCmd(g *globalOptions) *cobra.Command {
@@ -37,8 +41,13 @@ func newLogsCmd(g *globalOptions) *cobra.Command {
 files in .sluice/logs (no running engine needed): one log group per function,
 one stream per execution environment, named YYYY/MM/DD/[version]id as on
 CloudWatch. <function> is the key under functions (api) or the deployed name
-(orders-dev-api).`,
-		Args: cobra.ExactArgs(1),
+(orders-dev-api). Times are wall-clock times, even when the engine's clock
+ran faster (sluice serve --time-scale); --since is wall-clock time too.
+
+As with the serverless CLI, -t/--tail follows new events and --filter keeps
+the events that contain a text.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeFunctions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
 		},
@@ -46,12 +55,22 @@ CloudWatch. <function> is the key under functions (api) or the deployed name
 	f := cmd.Flags()
 	f.StringVar(&o.version, "version", "", "only this version's streams (a number)")
 	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing new events until interrupted")
+	f.BoolVarP(&o.follow, "tail", "t", false, "the same as --follow, as the serverless CLI names it")
 	f.StringVar(&o.since, "since", "", "only events since a time: a duration ago (10m, 2h) or an RFC 3339 time")
+	f.StringVar(&o.filter, "filter", "", "only events whose message contains this text")
+	addOutputFlag(cmd, &o.output)
 	return cmd
 }
 
+// logEvent is one event as `logs -o json|yaml` prints it.
+type logEvent struct {
+	Time    time.Time `json:"time"`
+	Version string    `json:"version"`
+	Stream  string    `json:"stream"`
+	Message string    `json:"message"`
+}
+
 func (o *logsOptions) run(ctx context.Context, stdout, stderr io.Writer, function string) error {
-	f := o
 	svc, _, err := o.loadService(stderr, false)
 	if err != nil {
 		return err
@@ -62,25 +81,26 @@ func (o *logsOptions) run(ctx context.Context, stdout, stderr io.Writer, functio
 	} else if !isFunctionName(svc, function) {
 		return fmt.Errorf("%s has no function %q: use one of %s", o.config, function, functionKeys(svc))
 	}
-	if f.version != "" {
-		if n, err := strconv.Atoi(f.version); err != nil || n < 1 {
-			return fmt.Errorf("--version %q must be a version number (1, 2, …)", f.version)
+	if o.version != "" {
+		if n, err := strconv.Atoi(o.version); err != nil || n < 1 {
+			return fmt.Errorf("--version %q must be a version number (1, 2, …)", o.version)
 		}
-	}
-	filter := logs.Filter{Version: f.version}
-	if f.since != "" {
-		since, err := parseSince(f.since, time.Now())
-		if err != nil {
-			return err
-		}
-		filter.Since = since
 	}
 	stateDir := o.stateDirArg
 	if stateDir == "" {
 		stateDir = filepath.Join(svc.Dir, engine.StateDirName)
 	}
+	tl, _ := control.ReadTimeline(stateDir)
+	filter := logs.Filter{Version: o.version}
+	if o.since != "" {
+		since, err := parseSince(o.since, time.Now())
+		if err != nil {
+			return err
+		}
+		filter.Since = tl.Clock(since) // events carry the engine's clock
+	}
 	dir := filepath.Join(stateDir, "logs")
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) && !f.follow {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) && !o.follow {
 		return fmt.Errorf("no logs in %s yet: run `sluice serve` and invoke %s first", dir, name)
 	}
 	store, err := logs.Open(dir, logs.Options{})
@@ -90,18 +110,30 @@ func (o *logsOptions) run(ctx context.Context, stdout, stderr io.Writer, functio
 	defer store.Close()
 	group := logs.GroupName(name)
 	print := func(ev logs.Event) {
-		v, _ := logs.StreamVersion(ev.Stream)
 		// Multi-line messages are kept as one event with carriage returns.
 		msg := strings.ReplaceAll(ev.Message, "\r", "\n")
-		fmt.Fprintf(stdout, "%s [%s] %s\n", ev.Time.UTC().Format("2006-01-02T15:04:05.000Z"), v, msg)
+		if o.filter != "" && !strings.Contains(msg, o.filter) {
+			return
+		}
+		v, _ := logs.StreamVersion(ev.Stream)
+		at := tl.Wall(ev.Time).UTC()
+		switch o.output {
+		case outputJSON:
+			b, _ := json.Marshal(logEvent{Time: at, Version: v, Stream: ev.Stream, Message: msg})
+			fmt.Fprintln(stdout, string(b))
+		case outputYAML:
+			o.output.print(stdout, []logEvent{{Time: at, Version: v, Stream: ev.Stream, Message: msg}}, nil)
+		default:
+			fmt.Fprintf(stdout, "%s [%s] %s\n", at.Format("2006-01-02T15:04:05.000Z"), v, msg)
+		}
 	}
-	if !f.follow {
+	if !o.follow {
 		events, err := store.Events(group, filter)
 		if err != nil {
 			return err
 		}
 		if len(events) == 0 {
-			fmt.Fprintf(stderr, "no log events for %s%s\n", name, versionNote(f.version))
+			fmt.Fprintf(stderr, "no log events for %s%s\n", name, versionNote(o.version))
 		}
 		for _, ev := range events {
 			print(ev)
@@ -127,14 +159,6 @@ func isFunctionName(svc *config.Service, name string) bool {
 		}
 	}
 	return false
-}
-
-func functionKeys(svc *config.Service) string {
-	keys := make([]string, len(svc.Functions))
-	for i, f := range svc.Functions {
-		keys[i] = f.Key
-	}
-	return strings.Join(keys, ", ")
 }
 
 // parseSince reads --since: a duration before now, or an RFC 3339 time.

@@ -61,9 +61,11 @@ func newRootCmd(g *globalOptions) *cobra.Command {
     serverless-plugin-aws-alerts;
   - runs it on this machine (sluice serve) and deploys new versions gradually with
     CodeDeploy's semantics: hooks, alarms and automatic rollback (sluice deploy).`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("sluice {{.Version}}\n")
 	g.bindFlags(root)
 	root.AddCommand(
 		newServeCmd(g),

@@ -1,19 +1,23 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime/debug"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/awscfn"
+	"github.com/sluice-dev/sluice/internal/cfnjson"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/slsstate"
 	"github.com/sluice-dev/sluice/internal/validate"
 )
 
@@ -26,7 +30,7 @@ const (
 
 type packageOptions struct {
 	*globalOptions
-	template, output string
+	template, out string
 }
 
 func newPackageCmd(g *globalOptions) *cobra.Command {
@@ -35,20 +39,27 @@ func newPackageCmd(g *globalOptions) *cobra.Command {
 		Use:   "package",
 		Short: "Add gradual deployment and alarms to the framework's compiled CloudFormation template",
 		Long: `package rewrites the template that ` + "`serverless package`" + ` compiled, as
-serverless-plugin-canary-deployments and serverless-plugin-aws-alerts would
-(remove them from plugins:), with their known gaps closed:
+serverless-plugin-canary-deployments and serverless-plugin-aws-alerts would,
+with their known gaps closed. The serverless-sluice plugin runs it for you
+(put it in plugins: in place of the two); by hand, without the plugins:
 
   serverless package && sluice package && serverless deploy --package .serverless
 
 Without --template it rewrites .serverless/` + compiledTemplate + ` next to
 the --config file in place. With --template it reads that file and writes
-the result to --output, or to standard output. Whenever it writes a file
+the result to --out, or to standard output. Whenever it writes a file
 named ` + compiledTemplate + ` with a ` + serviceState + ` beside
 it, it replaces the template in the state as well: that is the one
-` + "`serverless deploy --package`" + ` deploys.
+` + "`serverless deploy --package`" + ` deploys. The template keeps its key
+order, so the rewrite is a small diff.
+
+The stage and region are the ones the template was compiled for (read from
+the state file beside it, else from the function names); a --stage or
+--region that differs is an error.
 
 The service is validated first; errors stop it (exit status 1) and name the
-line of serverless.yml to fix. Warnings go to standard error.`,
+line of serverless.yml to fix. Warnings, and one line saying what was added,
+go to standard error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -56,67 +67,206 @@ line of serverless.yml to fix. Warnings go to standard error.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.template, "template", "t", "", "the compiled template to read (default: .serverless/"+compiledTemplate+", rewritten in place)")
-	f.StringVarP(&o.output, "output", "o", "", "where to write the template (default: standard output with --template, else in place)")
+	f.StringVar(&o.out, "out", "", "the file to write the template to (default: standard output with --template, else in place)")
 	return cmd
 }
 
 func (o *packageOptions) run(stdout, stderr io.Writer) error {
-	template, output := o.template, o.output
-	svc, _, err := o.loadService(stderr, false)
+	// A short-lived process whose heap is a few times its input, nearly
+	// all of it live until the end: collecting would find little, so the
+	// collector runs only if the heap nears a limit no template reaches.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(1 << 30)
+	template, out := o.template, o.out
+	if template == "" {
+		template = filepath.Join(filepath.Dir(o.config), packageDir, compiledTemplate)
+		if out == "" {
+			out = template
+		}
+	}
+	tpl, order, size, err := readTemplate(template)
 	if err != nil {
 		return err
 	}
-	diags := validate.Service(svc)
-	if err := diags.Err(); err != nil {
-		printWarnings(stderr, diags, nil)
+	// The framework's state beside the template says which stage and
+	// region it was compiled for.
+	var state *slsstate.State
+	statePath := filepath.Join(filepath.Dir(template), serviceState)
+	if filepath.Base(template) == compiledTemplate {
+		if state, err = readState(statePath); err != nil {
+			return err
+		}
+	}
+	opts := config.Options{Stage: o.stage, Region: o.region}
+	if state != nil {
+		if err := samePlace("--stage", o.stage, state.Stage(), statePath); err != nil {
+			return err
+		}
+		if err := samePlace("--region", o.region, state.Region(), statePath); err != nil {
+			return err
+		}
+		opts.Stage, opts.Region = cmp.Or(opts.Stage, state.Stage()), cmp.Or(opts.Region, state.Region())
+	}
+	svc, diags, err := config.Load(o.config, opts)
+	if err == nil && state == nil {
+		// No state file: the function names tell the stage.
+		if stage, ok := compiledStage(tpl, svc); ok && stage != svc.Stage {
+			if o.stage != "" {
+				return fmt.Errorf("--stage %s, but %s was compiled for stage %s (its function names say so): pass --stage %s, or run `serverless package --stage %s` first",
+					o.stage, template, stage, stage, o.stage)
+			}
+			opts.Stage = stage
+			svc, diags, err = config.Load(o.config, opts)
+		}
+	}
+	for _, d := range diags.Warnings() {
+		fmt.Fprintln(stderr, d.Error())
+	}
+	if err != nil {
+		return fmt.Errorf("%s is not valid:\n%w", o.config, err)
+	}
+	vdiags := validate.Service(svc)
+	if err := vdiags.Err(); err != nil {
+		printWarnings(stderr, vdiags, nil)
 		return fmt.Errorf("%s is not valid:\n%w", o.config, err)
 	}
 
-	if template == "" {
-		template = filepath.Join(filepath.Dir(o.config), packageDir, compiledTemplate)
-		if output == "" {
-			output = template
-		}
-	}
-	tpl, err := readTemplate(template)
-	if err != nil {
-		return err
-	}
-	out, tdiags, err := awscfn.Transform(tpl, svc)
-	printWarnings(stderr, diags, tdiags)
+	result, tdiags, err := awscfn.Transform(tpl, svc)
+	printWarnings(stderr, vdiags, tdiags)
 	if err != nil {
 		return fmt.Errorf("cannot package %s:\n%w", o.config, err)
 	}
 
-	body, err := encodeTemplate(out)
+	body, err := cfnjson.AppendEncode(make([]byte, 0, size+size/4), result, order)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode the template: %w", err)
 	}
-	if output == "" {
-		_, err := stdout.Write(append(body, '\n'))
-		return err
+	summary := summarize(tpl, result)
+	if out == "" {
+		if _, err := stdout.Write(append(body, '\n')); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "sluice package: %s\n", summary)
+		return nil
 	}
-	writes := []pendingWrite{{path: output, body: body}}
-	if filepath.Base(output) == compiledTemplate {
+	writes := []pendingWrite{{path: out, body: body}}
+	if filepath.Base(out) == compiledTemplate {
 		// Writing into a package directory (.serverless, or one given to
 		// `serverless package --package`): `serverless deploy --package`
 		// deploys the template in its state file, not the one above, so
 		// keep them the same.
-		statePath := filepath.Join(filepath.Dir(output), serviceState)
-		state, err := os.ReadFile(statePath)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return fmt.Errorf("read the framework's state: %w", err)
-		default:
-			updated, err := replaceStateTemplate(state, out)
-			if err != nil {
-				return fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", statePath, err)
+		outState := filepath.Join(filepath.Dir(out), serviceState)
+		st := state
+		if outState != statePath || filepath.Base(template) != compiledTemplate {
+			if st, err = readState(outState); err != nil {
+				return err
 			}
-			writes = append(writes, pendingWrite{path: statePath, body: updated})
+		}
+		if st != nil {
+			updated, err := st.WithTemplate(result, order)
+			if err != nil {
+				return fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", outState, err)
+			}
+			writes = append(writes, pendingWrite{path: outState, body: updated})
 		}
 	}
-	return writeAll(writes)
+	if err := writeAll(writes); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "sluice package: %s, in %s\n", summary, out)
+	return nil
+}
+
+// samePlace checks a --stage or --region flag against the value the
+// template was compiled for.
+func samePlace(flag, given, compiled, statePath string) error {
+	if given == "" || compiled == "" || given == compiled {
+		return nil
+	}
+	return fmt.Errorf("%s %s, but the template was compiled for %s %s (says %s): pass %s %s, or run `serverless package %s %s` first",
+		flag, given, flag[2:], compiled, statePath, flag, compiled, flag, given)
+}
+
+// readState reads the framework's state file, or returns nil if there is
+// none.
+func readState(path string) (*slsstate.State, error) {
+	src, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the framework's state: %w", err)
+	}
+	st, err := slsstate.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", path, err)
+	}
+	return st, nil
+}
+
+// compiledStage reads the stage a template was compiled for from the name
+// the framework gave a function: <service>-<stage>-<function key>, unless
+// the function names itself.
+func compiledStage(tpl awscfn.Template, svc *config.Service) (string, bool) {
+	resources, _ := tpl["Resources"].(map[string]any)
+	for _, f := range svc.Functions {
+		if _, named := f.Raw["name"]; named {
+			continue
+		}
+		r, _ := resources[f.LogicalID()+"LambdaFunction"].(map[string]any)
+		props, _ := r["Properties"].(map[string]any)
+		name, _ := props["FunctionName"].(string)
+		prefix, suffix := svc.Name+"-", "-"+f.Key
+		if len(name) > len(prefix)+len(suffix) && strings.HasPrefix(name, prefix) && strings.HasSuffix(name, suffix) {
+			return name[len(prefix) : len(name)-len(suffix)], true
+		}
+	}
+	return "", false
+}
+
+// summarize says in one line what the transform added and changed.
+func summarize(before, after awscfn.Template) string {
+	in, _ := before["Resources"].(map[string]any)
+	out, _ := after["Resources"].(map[string]any)
+	added := map[string]int{}
+	total, changed := 0, 0
+	for id, r := range out {
+		old, ok := in[id]
+		switch {
+		case !ok:
+			typ, _ := r.(map[string]any)["Type"].(string)
+			added[typ]++
+			total++
+		case !sameMap(old, r):
+			changed++
+		}
+	}
+	if total == 0 && changed == 0 {
+		return "nothing to add: no function deploys gradually or has alarms at this stage"
+	}
+	types := make([]string, 0, len(added))
+	for typ := range added {
+		types = append(types, typ)
+	}
+	sort.Slice(types, func(i, j int) bool {
+		if added[types[i]] != added[types[j]] {
+			return added[types[i]] > added[types[j]]
+		}
+		return types[i] < types[j]
+	})
+	parts := make([]string, len(types))
+	for i, typ := range types {
+		parts[i] = fmt.Sprintf("%d %s", added[typ], strings.TrimPrefix(typ, "AWS::"))
+	}
+	return fmt.Sprintf("added %d resources (%s), changed %d", total, strings.Join(parts, ", "), changed)
+}
+
+// sameMap reports whether a and b are one map: the transform copies the
+// resources it changes, so an unchanged one is the input's own map.
+func sameMap(a, b any) bool {
+	ma, okA := a.(map[string]any)
+	mb, okB := b.(map[string]any)
+	return okA && okB && reflect.ValueOf(ma).UnsafePointer() == reflect.ValueOf(mb).UnsafePointer()
 }
 
 // printWarnings prints the warnings of validation and of the transform,
@@ -143,35 +293,25 @@ func printWarnings(w io.Writer, validation, transform config.Diagnostics) {
 	}
 }
 
-func readTemplate(path string) (awscfn.Template, error) {
+// readTemplate reads and decodes the template at path; size is its length
+// in bytes.
+func readTemplate(path string) (tpl awscfn.Template, order *cfnjson.Order, size int, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no compiled template at %s: run `serverless package` first, or pass --template", path)
+			return nil, nil, 0, fmt.Errorf("no compiled template at %s: run `serverless package` first, or pass --template", path)
 		}
-		return nil, err
+		return nil, nil, 0, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // numbers pass through exactly as written
-	var tpl awscfn.Template
-	if err := dec.Decode(&tpl); err != nil {
-		return nil, fmt.Errorf("%s is not a JSON CloudFormation template: %w", path, err)
+	v, order, err := cfnjson.Decode(b) // numbers pass through exactly as written
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%s is not a JSON CloudFormation template: %w", path, err)
 	}
-	return tpl, nil
-}
-
-// encodeTemplate formats JSON as the framework writes it
-// (JSON.stringify(v, null, 2)): two-space indent, <>& unescaped, no final
-// newline. Keys come out sorted; CloudFormation does not care.
-func encodeTemplate(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode the template: %w", err)
+	tpl, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, 0, fmt.Errorf("%s is not a CloudFormation template: it holds no JSON object", path)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return tpl, order, len(b), nil
 }
 
 type pendingWrite struct {

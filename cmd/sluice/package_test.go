@@ -8,8 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/internal/cfnjson"
+	"github.com/sluice-dev/sluice/internal/slsstate"
 )
 
 // sluiceBin is the command built once for the tests, which run it as a
@@ -118,21 +122,21 @@ func TestPackageInPlace(t *testing.T) {
 
 	// `serverless deploy --package` deploys the state's copy: the same.
 	state := readJSON(t, statePath)
-	stateTpl := lookup(state, stateTemplatePath)
+	stateTpl := slsstate.Lookup(state, slsstate.TemplatePath)
 	if !reflect.DeepEqual(stateTpl, any(tpl)) {
 		t.Error("serverless-state.json's compiledCloudFormationTemplate differs from the rewritten template")
 	}
 	// The authorizer's arn was a json-cycle $ref to a permission's
 	// FunctionName, which now names the alias; it must keep its value.
-	arn := lookup(state, []string{"service", "functions", "hello", "events"}).([]any)[0]
-	if got := lookup(arn, []string{"http", "authorizer", "arn"}); !reflect.DeepEqual(got, map[string]any{"Fn::GetAtt": []any{"AuthLambdaFunction", "Arn"}}) {
+	arn := slsstate.Lookup(state, []string{"service", "functions", "hello", "events"}).([]any)[0]
+	if got := slsstate.Lookup(arn, []string{"http", "authorizer", "arn"}); !reflect.DeepEqual(got, map[string]any{"Fn::GetAtt": []any{"AuthLambdaFunction", "Arn"}}) {
 		t.Errorf("functions.hello.events[0].http.authorizer.arn = %v, want the function's GetAtt it was before", got)
 	}
-	if refs := refsInto(state, stateTemplatePath); len(refs) != 0 {
-		t.Errorf("$refs into the template remain: %v", refs)
+	if raw, _ := os.ReadFile(statePath); bytes.Contains(raw, []byte(`[\"compiledCloudFormationTemplate\"]`)) {
+		t.Error("$refs into the template remain")
 	}
 	// Refs elsewhere are kept: initialServerlessConfig.provider is the provider.
-	if got := lookup(state, []string{"service", "initialServerlessConfig", "provider"}); !reflect.DeepEqual(got, map[string]any{"$ref": `$["service"]["provider"]`}) {
+	if got := slsstate.Lookup(state, []string{"service", "initialServerlessConfig", "provider"}); !reflect.DeepEqual(got, map[string]any{"$ref": `$["service"]["provider"]`}) {
 		t.Errorf("initialServerlessConfig.provider = %v, want its $ref kept", got)
 	}
 
@@ -153,28 +157,6 @@ func TestPackageInPlace(t *testing.T) {
 	}
 }
 
-func refsInto(v any, path []string) []string {
-	var found []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if p, ok := refPath(x); ok && len(p) >= len(path) && isPath(p[:len(path)], path) {
-				found = append(found, x["$ref"].(string))
-			}
-			for _, item := range x {
-				walk(item)
-			}
-		case []any:
-			for _, item := range x {
-				walk(item)
-			}
-		}
-	}
-	walk(v)
-	return found
-}
-
 func TestPackageExplicitTemplateToStdoutAndFile(t *testing.T) {
 	dir := packagedService(t)
 	cfg := filepath.Join(dir, "serverless.yml")
@@ -190,16 +172,16 @@ func TestPackageExplicitTemplateToStdoutAndFile(t *testing.T) {
 		t.Fatalf("stdout is not the packaged template (%v): %.200s", err, r.stdout)
 	}
 	if now, _ := os.ReadFile(in); !bytes.Equal(now, orig) {
-		t.Error("--template without --output changed the input")
+		t.Error("--template without --out changed the input")
 	}
 
 	out := filepath.Join(dir, "out.json")
-	r = sluice(t, "package", "--config", cfg, "--template", in, "--output", out)
+	r = sluice(t, "package", "--config", cfg, "--template", in, "--out", out)
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
 	}
 	if !reflect.DeepEqual(readJSON(t, out), tpl) {
-		t.Error("--output wrote something else than stdout showed")
+		t.Error("--out wrote something else than stdout showed")
 	}
 }
 
@@ -207,7 +189,9 @@ func TestPackageExplicitTemplateToStdoutAndFile(t *testing.T) {
 // [dev]; at prod the template is written back unchanged (as values).
 func TestPackageStageOutsideStages(t *testing.T) {
 	dir := packagedService(t)
-	in := filepath.Join(dir, packageDir, compiledTemplate)
+	src, _ := os.ReadFile(filepath.Join(dir, packageDir, compiledTemplate))
+	in := filepath.Join(dir, "prod.json") // as compiled for prod, without a state file
+	os.WriteFile(in, bytes.ReplaceAll(src, []byte("gaps-dev"), []byte("gaps-prod")), 0o644)
 	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", in, "-s", "prod")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -218,6 +202,79 @@ func TestPackageStageOutsideStages(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, readJSON(t, in)) {
 		t.Error("at a stage outside custom.deploymentSettings.stages the template changed")
+	}
+	if !strings.Contains(r.stderr, "sluice package: nothing to add") {
+		t.Errorf("no summary saying nothing was added:\n%s", r.stderr)
+	}
+	// Without --stage, the stage is the template's: prod, so again nothing.
+	r = sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", in)
+	if r.code != 0 || !strings.Contains(r.stderr, "nothing to add") {
+		t.Errorf("without --stage: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestPackageStageOrRegionMismatch: a --stage or --region other than the
+// template's is refused, naming both, and changes nothing.
+func TestPackageStageOrRegionMismatch(t *testing.T) {
+	dir := packagedService(t)
+	cfg := filepath.Join(dir, "serverless.yml")
+	tplPath := filepath.Join(dir, packageDir, compiledTemplate)
+	before, _ := os.ReadFile(tplPath)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--stage", "prod"}, "--stage prod, but the template was compiled for stage dev"},
+		{[]string{"--region", "eu-west-1"}, "--region eu-west-1, but the template was compiled for region us-east-1"},
+		// No state file beside it: the function names tell.
+		{[]string{"--stage", "prod", "-t", filepath.Join(dir, "copy.json")}, "was compiled for stage dev (its function names say so)"},
+	} {
+		copyFile(t, tplPath, filepath.Join(dir, "copy.json"))
+		r := sluice(t, append([]string{"package", "-c", cfg}, c.args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %s; want an error containing %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(tplPath); !bytes.Equal(before, after) {
+		t.Error("a refused run changed the template")
+	}
+}
+
+// TestPackageKeepsKeyOrder: the rewritten template has the input's
+// resources in the input's order, the added ones after them, and an
+// unchanged resource byte for byte as it was.
+func TestPackageKeepsKeyOrder(t *testing.T) {
+	dir := packagedService(t)
+	tplPath := filepath.Join(dir, packageDir, compiledTemplate)
+	before, _ := os.ReadFile(tplPath)
+	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	after, _ := os.ReadFile(tplPath)
+	_, in, err := cfnjson.Decode(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := cfnjson.Decode(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inIDs, outIDs := in.Child("Resources").Keys, out.Child("Resources").Keys
+	if len(outIDs) <= len(inIDs) || !slices.Equal(outIDs[:len(inIDs)], inIDs) {
+		t.Errorf("resources are not in the input's order, added ones last:\n in %v\nout %v", inIDs, outIDs)
+	}
+	// The deployment bucket is untouched: the same text.
+	bucket := func(b []byte) []byte {
+		i := bytes.Index(b, []byte(`"ServerlessDeploymentBucket": {`))
+		j := bytes.Index(b[i:], []byte("\n    },\n"))
+		return b[i : i+j]
+	}
+	if !bytes.Equal(bucket(before), bucket(after)) {
+		t.Errorf("an unchanged resource was rewritten:\n%s\n---\n%s", bucket(before), bucket(after))
+	}
+	if !strings.Contains(r.stderr, "sluice package: added ") || !strings.Contains(r.stderr, "3 Lambda::Alias") || !strings.Contains(r.stderr, "in "+tplPath) {
+		t.Errorf("no one-line summary of what was added:\n%s", r.stderr)
 	}
 }
 
@@ -263,12 +320,12 @@ func TestPackageCustomPackageDir(t *testing.T) {
 	tplPath := filepath.Join(dir, "out", compiledTemplate)
 	copyFile(t, "testdata/package/template.json", tplPath)
 	copyFile(t, "testdata/package/serverless-state.json", filepath.Join(dir, "out", serviceState))
-	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", tplPath, "-o", tplPath)
+	r := sluice(t, "package", "-c", filepath.Join(dir, "serverless.yml"), "-t", tplPath, "--out", tplPath)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	state := readJSON(t, filepath.Join(dir, "out", serviceState))
-	if !reflect.DeepEqual(lookup(state, stateTemplatePath), any(readJSON(t, tplPath))) {
+	if !reflect.DeepEqual(slsstate.Lookup(state, slsstate.TemplatePath), any(readJSON(t, tplPath))) {
 		t.Error("out/serverless-state.json's template was not replaced")
 	}
 }

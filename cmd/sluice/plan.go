@@ -16,19 +16,35 @@ import (
 
 // functionPlan is what `sluice plan` shows for one function.
 type functionPlan struct {
-	Function        string          `json:"function"`
-	Type            string          `json:"type"`
-	Alias           string          `json:"alias,omitempty"`
-	PreTrafficHook  string          `json:"preTrafficHook,omitempty"`
-	PostTrafficHook string          `json:"postTrafficHook,omitempty"`
-	Alarms          []string        `json:"alarms,omitempty"`
-	Gradual         bool            `json:"gradual"` // false: the stage is not in custom.deploymentSettings.stages
-	Steps           []schedule.Step `json:"steps"`
+	Function        string     `json:"function"`
+	Type            string     `json:"type"`
+	Alias           string     `json:"alias,omitempty"`
+	PreTrafficHook  string     `json:"preTrafficHook,omitempty"`
+	PostTrafficHook string     `json:"postTrafficHook,omitempty"`
+	Alarms          []string   `json:"alarms,omitempty"`
+	Gradual         bool       `json:"gradual"` // false: the stage is not in custom.deploymentSettings.stages
+	Steps           []planStep `json:"steps"`
+}
+
+// planStep is a traffic shift: at offset from the start, weight of the
+// traffic on the new version.
+type planStep struct {
+	Offset        string  `json:"offset"` // a Go duration: 5m0s
+	OffsetSeconds float64 `json:"offsetSeconds"`
+	Weight        float64 `json:"weight"`
+}
+
+func planSteps(steps []schedule.Step) []planStep {
+	out := make([]planStep, len(steps))
+	for i, s := range steps {
+		out[i] = planStep{Offset: s.Offset.String(), OffsetSeconds: s.Offset.Seconds(), Weight: s.Weight}
+	}
+	return out
 }
 
 type planOptions struct {
 	*globalOptions
-	output string
+	output outputFormat
 }
 
 func newPlanCmd(g *globalOptions) *cobra.Command {
@@ -41,7 +57,7 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "text or json")
+	addOutputFlag(cmd, &o.output)
 	return cmd
 }
 
@@ -51,13 +67,13 @@ func (o *planOptions) run(out, errOut io.Writer) error {
 		return err
 	}
 	plans := planService(svc)
-	if o.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(plans)
+	if plans == nil {
+		plans = []functionPlan{}
 	}
-	printPlans(out, svc, plans)
-	return nil
+	return o.output.print(out, plans, func(w io.Writer) error {
+		printPlans(w, svc, plans)
+		return nil
+	})
 }
 
 func planService(svc *config.Service) []functionPlan {
@@ -70,7 +86,7 @@ func planService(svc *config.Service) []functionPlan {
 		}
 		typ, _ := schedule.Parse(ds.Type) // validated by checkedService
 		p := functionPlan{Function: f.Key, Type: typ.Name, Alias: ds.Alias, PreTrafficHook: ds.PreTrafficHook,
-			PostTrafficHook: ds.PostTrafficHook, Gradual: stageOn, Steps: typ.Steps()}
+			PostTrafficHook: ds.PostTrafficHook, Gradual: stageOn, Steps: planSteps(typ.Steps())}
 		for _, a := range ds.Alarms {
 			if a.LogicalID != "" {
 				p.Alarms = append(p.Alarms, a.LogicalID)
@@ -80,7 +96,7 @@ func planService(svc *config.Service) []functionPlan {
 			}
 		}
 		if !stageOn {
-			p.Steps = []schedule.Step{{Offset: 0, Weight: 1}}
+			p.Steps = planSteps([]schedule.Step{{Offset: 0, Weight: 1}})
 		}
 		plans = append(plans, p)
 	}
@@ -105,7 +121,7 @@ func printPlans(w io.Writer, svc *config.Service, plans []functionPlan) {
 		}
 		for _, s := range p.Steps {
 			bar := strings.Repeat("█", int(s.Weight*20+0.5))
-			fmt.Fprintf(w, "  %8s  %-20s %3.0f%% new, %3.0f%% old\n", "+"+formatOffset(s.Offset), bar, s.Weight*100, (1-s.Weight)*100)
+			fmt.Fprintf(w, "  %8s  %-20s %3.0f%% new, %3.0f%% old\n", "+"+formatOffset(time.Duration(s.OffsetSeconds*float64(time.Second))), bar, s.Weight*100, (1-s.Weight)*100)
 		}
 		if p.PostTrafficHook != "" {
 			fmt.Fprintf(w, "  after traffic: hook %s\n", p.PostTrafficHook)

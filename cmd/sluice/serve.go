@@ -26,14 +26,16 @@ type serveOptions struct {
 	apiPort     int
 	timeScale   float64
 	hookTimeout time.Duration
+	accessKey   string
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
 	o := &serveOptions{globalOptions: g}
 	f := o
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the service on this machine the way Lambda runs it",
+		Use:        "serve",
+		SuggestFor: []string{"offline", "start"},
+		Short:      "Run the service on this machine the way Lambda runs it",
 		Long: `serve runs every function of serverless.yml as real processes behind the
 AWS Lambda Runtime API, serves its http (REST API, /<stage>/…) and httpApi
 (HTTP API) events on the gateway port, fires its schedule events, and serves
@@ -60,6 +62,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.IntVar(&f.apiPort, "api-port", engine.DefaultAPIPort, "the port of the AWS APIs (Lambda, CodeDeploy): AWS_ENDPOINT_URL of the functions")
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
+	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
 	return cmd
 }
 
@@ -75,10 +78,15 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	if apiPort == 0 {
 		apiPort = -1
 	}
+	lo, err := o.loadOptions(true)
+	if err != nil {
+		return err
+	}
 	e, err := engine.Start(engine.Options{
-		Config: o.config, Stage: o.stage, Region: o.region,
+		Config: o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
+		APIAccessKey: &f.accessKey,
 	})
 	if err != nil {
 		return err

@@ -12,7 +12,19 @@ import (
 
 type validateOptions struct {
 	*globalOptions
-	local bool
+	local  bool
+	output outputFormat
+}
+
+// validation is what `validate -o json|yaml` prints when the service is valid.
+type validation struct {
+	Valid     bool   `json:"valid"`
+	Config    string `json:"config"`
+	Service   string `json:"service"`
+	Stage     string `json:"stage"`
+	Region    string `json:"region"`
+	Functions int    `json:"functions"`
+	Gradual   int    `json:"gradual"` // functions with deploymentSettings
 }
 
 func newValidateCmd(g *globalOptions) *cobra.Command {
@@ -26,6 +38,7 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.local, "local", false, "also require what running locally needs (every environment variable resolvable)")
+	addOutputFlag(cmd, &o.output)
 	return cmd
 }
 
@@ -40,9 +53,12 @@ func (o *validateOptions) run(out, errOut io.Writer) error {
 			gradual++
 		}
 	}
-	fmt.Fprintf(out, "%s is valid: service %s, stage %s, %d functions, %d deployed gradually\n",
-		o.config, svc.Name, svc.Stage, len(svc.Functions), gradual)
-	return nil
+	v := validation{Valid: true, Config: o.config, Service: svc.Name, Stage: svc.Stage, Region: svc.Region, Functions: len(svc.Functions), Gradual: gradual}
+	return o.output.print(out, v, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s is valid: service %s, stage %s, %d functions, %d deployed gradually\n",
+			o.config, svc.Name, svc.Stage, len(svc.Functions), gradual)
+		return err
+	})
 }
 
 // checkedService loads and validates the --config service, printing every

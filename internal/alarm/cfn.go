@@ -39,8 +39,10 @@ func FromCloudFormation(logicalID string, props map[string]any, ref RefResolver)
 	for _, k := range sortedKeys(props) {
 		switch {
 		case slices.Contains(alarmProperties, k), slices.Contains(ignoredProperties, k):
-		case k == "Metrics" || k == "ThresholdMetricId":
-			p.errs = append(p.errs, fmt.Errorf("%s: alarms on metric math are not supported: alarm on one metric with MetricName, Namespace and Dimensions", k))
+		case k == "Metrics":
+			// read below: the error rate of Lambda invocations (math.go)
+		case k == "ThresholdMetricId":
+			p.errs = append(p.errs, fmt.Errorf("%s: alarms on anomaly detection bands are not supported: alarm on a fixed Threshold", k))
 		default:
 			p.errs = append(p.errs, fmt.Errorf("unknown property %s: AWS::CloudWatch::Alarm has %s", k, strings.Join(append(slices.Clone(alarmProperties), ignoredProperties...), ", ")))
 		}
@@ -73,6 +75,14 @@ func FromCloudFormation(logicalID string, props map[string]any, ref RefResolver)
 		p.errs = append(p.errs, fmt.Errorf("TreatMissingData: %w", err))
 	}
 	spec.Dimensions = p.dimensions(props["Dimensions"])
+	if m, ok := props["Metrics"]; ok {
+		for _, k := range []string{"Namespace", "MetricName", "Dimensions", "Period", "Statistic", "ExtendedStatistic"} {
+			if props[k] != nil {
+				p.errs = append(p.errs, fmt.Errorf("%s: an alarm on metric math (Metrics) sets it in its metric queries", k))
+			}
+		}
+		p.errorRate(m, &spec)
+	}
 	for _, req := range []string{"Namespace", "MetricName", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator"} {
 		if props[req] == nil && props["Metrics"] == nil {
 			p.errs = append(p.errs, fmt.Errorf("%s is required", req))

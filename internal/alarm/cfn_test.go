@@ -21,6 +21,9 @@ func describe(spec Spec, err error) string {
 	stat := spec.Statistic + spec.ExtendedStatistic
 	fmt.Fprintf(&b, "name: %s\n", spec.Name)
 	fmt.Fprintf(&b, "metric: %s\n", spec.SeriesID())
+	if spec.Scale != 0 {
+		fmt.Fprintf(&b, "scale: %v\n", spec.Scale)
+	}
 	fmt.Fprintf(&b, "condition: %s %s %s for %d out of %d periods of %v\n",
 		stat, spec.ComparisonOperator, javaDouble(spec.Threshold), spec.M(), spec.EvaluationPeriods, spec.Period)
 	fmt.Fprintf(&b, "missing data: %s\n", spec.TreatMissingData)

@@ -388,7 +388,7 @@ func (a *Alarm) evaluateEarlyLocked(w *watch, now time.Time) {
 	}
 	p := w.c.spec.Period
 	cur := periodStart(now, p)
-	if err := w.series.Aggregate(w.c.stat, cur, p, w.values[:1]); err != nil || !w.values[0].OK || !w.c.breaches(w.values[0].Value) {
+	if err := w.series.Aggregate(w.c.stat, cur, p, w.values[:1]); err != nil || !w.values[0].OK || !w.c.breaches(w.values[0].Value*w.c.spec.scale()) {
 		return
 	}
 	points := w.load(cur.Add(-time.Duration(w.c.rng-1)*p), w.c.rng)
@@ -408,7 +408,7 @@ func (w *watch) load(from time.Time, count int) []point {
 	pts := w.points[:count]
 	for i, v := range vals {
 		// A statistic without a value (a trimmed mean of nothing) is missing.
-		pts[i] = point{start: v.Start, present: v.OK, value: v.Value, sampleCount: v.SampleCount}
+		pts[i] = point{start: v.Start, present: v.OK, value: v.Value * w.c.spec.scale(), sampleCount: v.SampleCount}
 	}
 	return pts
 }

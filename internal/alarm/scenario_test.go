@@ -169,6 +169,8 @@ func (sc *scenario) putAlarm(f []string) error {
 			spec.TreatMissingData, err = ParseTreatMissingData(v)
 		case "namespace":
 			spec.Namespace = v
+		case "scale":
+			spec.Scale, err = strconv.ParseFloat(v, 64)
 		default:
 			err = fmt.Errorf("unknown option %q", k)
 		}

@@ -142,6 +142,18 @@ type Spec struct {
 	Threshold          float64
 	ComparisonOperator ComparisonOperator
 	TreatMissingData   TreatMissingData
+	// Scale multiplies the statistic before it is compared: 100 for the
+	// error rate 100 * errors / invocations, which sluice evaluates as
+	// 100·Average(Errors) (see math.go). 0 means 1.
+	Scale float64
+}
+
+// scale is the effective Scale.
+func (s Spec) scale() float64 {
+	if s.Scale == 0 {
+		return 1
+	}
+	return s.Scale
 }
 
 // M is the effective DatapointsToAlarm.
@@ -216,6 +228,9 @@ func (s Spec) Validate() error {
 	if math.IsNaN(s.Threshold) || math.IsInf(s.Threshold, 0) {
 		errs = append(errs, fmt.Errorf("Threshold %v is not a finite number", s.Threshold))
 	}
+	if s.Scale < 0 || math.IsNaN(s.Scale) || math.IsInf(s.Scale, 0) {
+		errs = append(errs, errNoScale)
+	}
 	if int(s.TreatMissingData) >= len(treatNames) {
 		errs = append(errs, fmt.Errorf("TreatMissingData %d is unknown: use missing, notBreaching, breaching or ignore", s.TreatMissingData))
 	}
@@ -268,6 +283,9 @@ func (s Spec) Warnings() []string {
 		w = append(w, fmt.Sprintf("Period %v is shorter than the minute at which Lambda publishes metrics: on AWS most periods would be missing (sluice serve evaluates %v periods as asked)", s.Period, s.Period))
 	}
 
+	if s.scale() != 1 {
+		return w // a rate in percent (math.go): the ranges below are of the raw statistic
+	}
 	// Every AWS/Lambda value is non-negative; Errors and Throttles are 0 or
 	// 1 per invocation and Invocations is always 1, so most statistics of
 	// them lie between 0 and 1.

@@ -36,13 +36,13 @@ type Lambda struct {
 }
 
 // lambdaError writes an error the way Lambda does: the type in the
-// X-Amzn-ErrorType header, {"Type": "User", "message": …} as the body.
+// X-Amzn-ErrorType header, {"Type": "User", "Message": …} as the body.
 func lambdaError(w http.ResponseWriter, status int, typ, msg string) {
 	kind := "User"
 	if status >= 500 {
 		kind = "Service"
 	}
-	body, _ := json.Marshal(map[string]string{"Type": kind, "message": msg})
+	body, _ := json.Marshal(map[string]string{"Type": kind, "Message": msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
@@ -224,7 +224,7 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	res, err := target.Invoke(r.Context(), req)
 	switch {
 	case errors.Is(err, invoke.ErrThrottled):
-		body, _ := json.Marshal(map[string]string{"Type": "User", "message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
+		body, _ := json.Marshal(map[string]string{"Type": "User", "Message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
 		w.WriteHeader(http.StatusTooManyRequests)

@@ -2,7 +2,6 @@ package awscfn
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/sluice-dev/sluice/internal/alerts"
 	"github.com/sluice-dev/sluice/internal/config"
@@ -13,9 +12,6 @@ import (
 const (
 	executionRoleID  = "IamRoleLambdaExecution" // the framework's shared function role
 	codeDeployRoleID = "CodeDeployServiceRole"  // the role CodeDeploy assumes, unless codeDeployRole is set
-	// maxGroupNameLen is CodeDeploy's limit on deployment group names; the
-	// plugin cuts longer names.
-	maxGroupNameLen = 100
 )
 
 // gradual is one function deployed through an alias by CodeDeploy.
@@ -83,10 +79,10 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 			c.plan(f)
 		}
 	}
-	if len(c.gradual) == 0 && len(c.diags) == 0 || !stageEnabled(svc) {
+	if len(c.gradual) == 0 && len(c.diags) == 0 || !svc.GradualStage() {
 		return nil, nil
 	}
-	c.appID = alphaNumeric(svc.StackName()) + "DeploymentApplication"
+	c.appID = svc.DeploymentApplicationName()
 	if r := obj(c.resources[c.appID]); r != nil && r["Type"] == "AWS::CodeDeploy::Application" {
 		return nil, fmt.Errorf("the template already has the CodeDeploy application %s: it was packaged for gradual deployment before (by serverless-plugin-canary-deployments, or by sluice); remove the plugin from `plugins` in serverless.yml and run `serverless package` again", c.appID)
 	}
@@ -115,14 +111,6 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	c.reportBypasses()
 	c.diags.Sort()
 	return c.diags, nil
-}
-
-// stageEnabled applies custom.deploymentSettings.stages: when it is given
-// and the stage is not in it, functions deploy at once and the template is
-// left as it is.
-func stageEnabled(svc *config.Service) bool {
-	g := svc.DeploymentSettings
-	return g == nil || len(g.Stages) == 0 || slices.Contains(g.Stages, svc.Stage)
 }
 
 func (c *canary) report(sev config.Severity, path, msg, hint string) {
@@ -171,18 +159,9 @@ func (c *canary) plan(f *config.Function) {
 	g.typ = typ
 	g.aliasID = g.functionID + "Alias" + ds.Alias
 	g.groupID = g.functionID + "DeploymentGroup"
-	g.groupName = truncate(c.svc.StackName()+"-"+g.groupID, maxGroupNameLen)
+	g.groupName = c.svc.DeploymentGroupName(g.fn)
 	c.gradual = append(c.gradual, g)
 	c.byID[g.functionID] = g
-}
-
-// truncate cuts s to n bytes, as the plugin's String.slice does for the
-// ASCII names it is used on.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // index makes the one pass over the template that finds each function's

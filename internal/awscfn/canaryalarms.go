@@ -63,4 +63,3 @@ func (c *canary) addCanaryAlarms(g *gradual) {
 	cfg["Alarms"] = names
 	alias["DependsOn"] = deps
 }
-

@@ -207,18 +207,3 @@ func isAlphaNumeric(s string) bool {
 	}
 	return true
 }
-
-// alphaNumeric keeps the ASCII letters and digits of s: the framework's
-// normalizeNameToAlphaNumericOnly, before upper-casing the first letter.
-func alphaNumeric(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-			b = append(b, c)
-		}
-	}
-	if len(b) > 0 && b[0] >= 'a' && b[0] <= 'z' {
-		b[0] -= 'a' - 'A'
-	}
-	return string(b)
-}

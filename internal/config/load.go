@@ -15,7 +15,14 @@ import (
 // returned diagnostics hold every problem found (errors and warnings, in
 // file order); err is non-nil when the service cannot be used, and is then
 // the Diagnostics' errors.
+//
+// path may also be a directory (or empty: the current one), where Find
+// picks serverless.yml, serverless.yaml or serverless.json.
 func Load(path string, opts Options) (*Service, Diagnostics, error) {
+	path, err := Find(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read service definition: %w (pass --config with the path of serverless.yml)", err)
@@ -40,6 +47,14 @@ func LoadBytes(file, dir string, src []byte, opts Options) (*Service, Diagnostic
 		return nil, Diagnostics{d}, Diagnostics{d}
 	}
 	r := &resolver{root: root, opts: opts, dir: dir, files: map[string]*node{}, active: map[*node]bool{}, done: map[*node]bool{}}
+	if r.locals, err = loadLocalValues(dir, opts.Vars); err != nil {
+		ds := Diagnostics{asDiagnostic(err, file)}
+		return nil, ds, ds
+	}
+	if err := r.useDotenv(); err != nil {
+		ds := Diagnostics{asDiagnostic(err, file)}
+		return nil, ds, ds
+	}
 	if err := r.resolveAll(); err != nil {
 		ds := Diagnostics{asDiagnostic(err, file)}
 		return nil, ds, ds
@@ -68,8 +83,60 @@ func (o Options) option(name string) (string, bool) {
 	case "region":
 		return o.Region, o.Region != ""
 	}
-	v, ok := o.Params[name]
-	return v, ok
+	return "", false
+}
+
+// useDotenv loads .env files when the definition says `useDotenv: true`,
+// as the framework does before resolving anything but useDotenv and
+// provider.stage: .env.<stage>, else .env, from the service directory;
+// the environment wins over the files.
+func (r *resolver) useDotenv() error {
+	n := r.root.get("useDotenv")
+	if n == nil {
+		return nil
+	}
+	r.missingEnv = map[string]bool{}
+	defer func() { r.missingEnv = nil }()
+	if err := r.resolve(n); err != nil {
+		return err
+	}
+	if n.unresolved != nil {
+		u := *n.unresolved
+		u.Path = "useDotenv"
+		return &u
+	}
+	switch {
+	case n.kind == kindNull, n.kind == kindBool && !n.b:
+		return nil
+	case n.kind == kindBool:
+	default:
+		return &Diagnostic{Pos: n.pos, Path: "useDotenv", Msg: fmt.Sprintf("must be true or false, not %s", n.kind), Hint: "write useDotenv: true to load .env files"}
+	}
+	stage, err := r.resolvedStage(n.pos)
+	if err != nil {
+		return err
+	}
+	vals, file, err := loadDotenv(r.dir, stage, r.opts.env)
+	if err != nil {
+		return &Diagnostic{Pos: Pos{File: file}, Path: "useDotenv", Msg: err.Error(), Hint: "fix the file: KEY=value lines, # comments"}
+	}
+	for _, name := range SortedKeys(r.missingEnv) {
+		if _, ok := vals[name]; ok {
+			return &Diagnostic{Pos: n.pos, Path: "useDotenv", Msg: fmt.Sprintf("%s sets %s, which useDotenv or provider.stage needs before .env files are read", filepath.Base(file), name),
+				Hint: "export " + name + " in the environment, or give provider.stage a value that does not depend on it"}
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	base := r.opts
+	r.opts.Getenv = func(name string) (string, bool) {
+		if v, ok := vals[name]; ok {
+			return v, true
+		}
+		return base.env(name)
+	}
+	return nil
 }
 
 func (o Options) env(name string) (string, bool) {
@@ -398,6 +465,14 @@ func (d *decoder) provider(n *node) {
 	if v := n.get("versionFunctions"); v != nil {
 		p.VersionFunctions = d.boolean(v, "provider.versionFunctions", true)
 	}
+	if v := n.get("httpApi"); v != nil && d.mapping(v, "provider.httpApi") {
+		p.HTTPAPICORS = d.httpAPICORS(v.get("cors"), "provider.httpApi.cors")
+	}
+	if v := n.get("apiGateway"); v != nil && d.mapping(v, "provider.apiGateway") {
+		if t := v.get("binaryMediaTypes"); t != nil {
+			p.BinaryMediaTypes = d.stringList(t, "provider.apiGateway.binaryMediaTypes")
+		}
+	}
 	stmts := n.get("iamRoleStatements")
 	if iam := n.get("iam"); iam != nil && iam.kind == kindMap {
 		if role := iam.get("role"); role != nil && role.kind == kindMap && role.get("statements") != nil {
@@ -455,6 +530,16 @@ func (d *decoder) function(key string, n *node) *Function {
 			f.ReservedConcurrency = &c
 		}
 	}
+	if v := n.get("maximumRetryAttempts"); v != nil {
+		if c, ok := d.integer(v, path+".maximumRetryAttempts", 0, 2); ok {
+			f.MaximumRetryAttempts = &c
+		}
+	}
+	if v := n.get("maximumEventAge"); v != nil {
+		if s, ok := d.integer(v, path+".maximumEventAge", 60, 21600); ok {
+			f.MaximumEventAge = time.Duration(s) * time.Second
+		}
+	}
 	f.Environment = map[string]string{}
 	for k, v := range p.Environment {
 		f.Environment[k] = v
@@ -491,6 +576,39 @@ func (d *decoder) function(key string, n *node) *Function {
 		}
 	}
 	return f
+}
+
+// httpAPICORS decodes provider.httpApi.cors: true, false, or a mapping
+// overriding the framework's defaults.
+func (d *decoder) httpAPICORS(n *node, path string) *HTTPAPICORS {
+	if !d.usable(n, path) {
+		return nil
+	}
+	if n.kind != kindMap {
+		if d.boolean(n, path, false) {
+			return &HTTPAPICORS{}
+		}
+		return nil
+	}
+	c := &HTTPAPICORS{}
+	for _, l := range []struct {
+		key string
+		dst *[]string
+	}{{"allowedOrigins", &c.AllowedOrigins}, {"allowedHeaders", &c.AllowedHeaders},
+		{"allowedMethods", &c.AllowedMethods}, {"exposedResponseHeaders", &c.ExposedResponseHeaders}} {
+		if v := n.get(l.key); v != nil {
+			*l.dst = d.stringList(v, join(path, l.key))
+		}
+	}
+	if v := n.get("allowCredentials"); v != nil {
+		c.AllowCredentials = d.boolean(v, join(path, "allowCredentials"), false)
+	}
+	if v := n.get("maxAge"); v != nil {
+		if s, ok := d.integer(v, join(path, "maxAge"), 0, 86400); ok {
+			c.MaxAge = &s
+		}
+	}
+	return c
 }
 
 // deploymentSettings decodes a deploymentSettings mapping overlaid on base

@@ -59,6 +59,19 @@ type Provider struct {
 	ReservedConcurrency *int
 	VersionFunctions    bool // default true
 	IAMRoleStatements   []any
+	// HTTPAPICORS is provider.httpApi.cors: nil when absent or false.
+	HTTPAPICORS *HTTPAPICORS
+	// BinaryMediaTypes is provider.apiGateway.binaryMediaTypes: the REST
+	// API's content types that reach functions base64-encoded.
+	BinaryMediaTypes []string
+}
+
+// HTTPAPICORS is provider.httpApi.cors: `true` (every field unset) or a
+// mapping. Unset fields take the framework's defaults.
+type HTTPAPICORS struct {
+	AllowedOrigins, AllowedHeaders, AllowedMethods, ExposedResponseHeaders []string // nil: the default
+	AllowCredentials                                                       bool
+	MaxAge                                                                 *int // seconds
 }
 
 // Function is one entry of `functions`.
@@ -73,7 +86,13 @@ type Function struct {
 	Timeout             time.Duration // the function's, else the provider's, else 6 s
 	MemorySize          int           // MB: the function's, else the provider's, else 1024
 	ReservedConcurrency *int          // nil: no reserved concurrency
-	Events              []Event
+	// MaximumRetryAttempts is how often Lambda retries a failed asynchronous
+	// invocation (0–2); nil: Lambda's 2.
+	MaximumRetryAttempts *int
+	// MaximumEventAge is how long an asynchronous event may wait (60 s–6 h);
+	// 0: Lambda's 6 hours.
+	MaximumEventAge time.Duration
+	Events          []Event
 	// DeploymentSettings is custom.deploymentSettings overlaid with the
 	// function's own deploymentSettings, as the canary plugin merges them;
 	// nil when the function has none of its own (it is then deployed at once).
@@ -156,8 +175,13 @@ type ScheduleEvent struct {
 type Options struct {
 	Stage  string // --stage; empty: provider.stage, else dev
 	Region string // --region; empty: provider.region, else us-east-1
-	// Params are further ${opt:…} values, e.g. from --param key=value.
+	// Params are the ${param:…} values given with --param key=value; they
+	// win over the definition's params.<stage> and params.default.
 	Params map[string]string
+	// Vars give local values to variables only AWS can resolve, keyed by
+	// the reference inside ${…} (ssm:/orders/secret), as --var does; they
+	// win over sluice.local.yml.
+	Vars map[string]string
 	// Getenv reads the environment for ${env:…}; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// Local says the service will run on this machine. Function environment

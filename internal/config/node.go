@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -146,6 +148,9 @@ func formatNumber(f float64) string {
 
 // parseDocument parses YAML or JSON source into a node tree.
 func parseDocument(file string, src []byte) (*node, error) {
+	if trimmed := bytes.TrimSpace(src); len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(src) {
+		return parseJSONDocument(file, src)
+	}
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		return nil, syntaxError(file, err)

@@ -16,12 +16,17 @@ import (
 //	${env:NAME}                     the environment
 //	${file(./other.yml):key}        another YAML or JSON file, relative to the service
 //	${aws:region} ${aws:accountId}  the region, and a placeholder account
+//	${param:name}                   --param name=value, else params.<stage>.name, else params.default.name
 //	${opt:stage, 'dev'}             fallbacks, tried in order: literals or variables
 //	${self:custom.${opt:stage}}     nesting
 //
 // A value that is exactly one variable keeps the type of what it names (a
 // number stays a number, a mapping a mapping); a variable inside a longer
 // string is spliced in as text.
+//
+// Sources only AWS can answer (${ssm:…}, ${cf:…}, ${s3:…}, …) take their
+// local value from sluice.local.yml or --var, keyed by the reference as
+// written: `ssm:/orders/secret: s3cret`.
 
 // maxVarDepth bounds chains of variables so cycles end with a clear error.
 const maxVarDepth = 64
@@ -36,6 +41,11 @@ type resolver struct {
 	depth   int
 	stage   string
 	inStage bool
+	// locals are the values of sluice.local.yml and --var.
+	locals *localValues
+	// missingEnv records the ${env:…} names found unset, so that a .env
+	// file loaded afterwards cannot silently change what was resolved.
+	missingEnv map[string]bool
 }
 
 // resolveAll resolves every variable in the tree in place. Errors on values
@@ -285,7 +295,17 @@ func (r *resolver) evalReference(ref string, pos Pos) (v *node, miss *Diagnostic
 		if val, ok := r.opts.env(address); ok {
 			return &node{kind: kindString, str: val, pos: pos}, nil, nil
 		}
+		if r.missingEnv != nil {
+			r.missingEnv[address] = true
+		}
 		return missing(fmt.Sprintf("environment variable %s is not set", address), "export it "+withDefault)
+	case source == "param":
+		return r.evalParam(address, pos)
+	}
+	if v, ok := r.locals.lookup(ref); ok {
+		return v.clone(pos), nil, nil
+	}
+	switch {
 	case source == "aws":
 		switch address {
 		case "region":
@@ -301,11 +321,68 @@ func (r *resolver) evalReference(ref string, pos Pos) (v *node, miss *Diagnostic
 		case "accountId":
 			return &node{kind: kindString, str: LocalAccountID, pos: pos}, nil, nil
 		}
-		return missing(fmt.Sprintf("${aws:%s} is not known", address), "use ${aws:region} or ${aws:accountId}")
+		return missing(fmt.Sprintf("${aws:%s} is not known", address), "use ${aws:region} or ${aws:accountId}, or "+r.localHint(ref))
 	case strings.HasPrefix(ref, "file("):
 		return r.evalFile(ref, pos)
 	}
-	return missing(fmt.Sprintf("sluice does not resolve ${%s:…} variables (the framework resolves them on AWS)", source), "to use this value with sluice give a fallback: ${"+ref+", 'value'}")
+	return missing(fmt.Sprintf("sluice does not resolve ${%s:…} variables (the framework resolves them on AWS)", source), r.localHint(ref))
+}
+
+// localHint says how to give an AWS-only variable a local value.
+func (r *resolver) localHint(ref string) string {
+	file := LocalValuesNames[0]
+	if r.locals != nil && r.locals.file != "" {
+		file = filepath.Base(r.locals.file)
+	}
+	return fmt.Sprintf("to run locally, give it a value: add the line `%s: <value>` to %s beside the service definition, pass --var '%s=<value>', or write a fallback ${%s, 'value'}", yamlKey(ref), file, ref, ref)
+}
+
+// yamlKey quotes ref when YAML would not read it back as the same key.
+func yamlKey(ref string) string {
+	if strings.ContainsAny(ref, "#'\"{}[],&*!|>%@`") || strings.Contains(ref, ": ") {
+		return "'" + strings.ReplaceAll(ref, "'", "''") + "'"
+	}
+	return ref
+}
+
+// evalParam resolves ${param:name} as the framework's v3 (dashboard
+// plugin) does: --param first, then params.<stage>, then params.default.
+func (r *resolver) evalParam(name string, pos Pos) (*node, *Diagnostic, error) {
+	if v, ok := r.opts.Params[name]; ok {
+		return &node{kind: kindString, str: v, pos: pos}, nil, nil
+	}
+	stage, err := r.resolvedStage(pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	params := r.root.get("params")
+	if params != nil {
+		if err := r.resolveShallow(params); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, group := range []string{stage, "default"} {
+		g := params.get(group)
+		if g == nil {
+			continue
+		}
+		if err := r.resolveShallow(g); err != nil {
+			return nil, nil, err
+		}
+		v := g.get(name)
+		if v == nil || v.kind == kindNull {
+			continue
+		}
+		if err := r.resolve(v); err != nil {
+			return nil, nil, err
+		}
+		if v.unresolved != nil {
+			return nil, v.unresolved, nil
+		}
+		return v.clone(pos), nil, nil
+	}
+	return nil, &Diagnostic{Pos: pos, Msg: fmt.Sprintf("the param %q cannot be resolved from --param or stage params", name),
+		Hint: fmt.Sprintf("pass --param '%s=<value>', or add it under params.%s or params.default", name, stage)}, nil
 }
 
 func (r *resolver) evalFile(ref string, pos Pos) (*node, *Diagnostic, error) {

@@ -46,6 +46,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("the engine at %s does not answer (%v); is `sluice serve` still running?", c.Info.APIURL, err)
@@ -62,6 +63,14 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// authorize adds the engine's token, which proves the caller could read
+// engine.json.
+func (c *Client) authorize(req *http.Request) {
+	if c.Info.Token != "" {
+		req.Header.Set(TokenHeader, "Bearer "+c.Info.Token)
+	}
 }
 
 // Deploy publishes what changed and starts deployments.
@@ -94,7 +103,7 @@ func (c *Client) Rollback(ctx context.Context, function string) (deploy.Deployme
 
 // DeployWith is Deploy with options: one function, ignoring alarms, or
 // another deployment type.
-func (c *Client) DeployWith(ctx context.Context, in DeployRequest) (DeployResult, error) {
+func (c *Client) DeployWith(ctx context.Context, in DeployOptions) (DeployResult, error) {
 	var out DeployResult
 	err := c.call(ctx, http.MethodPost, "deploy", in, &out)
 	return out, err
@@ -153,12 +162,17 @@ func (c *Client) Watch(ctx context.Context, ready func(), fn func(deploy.Deploym
 	if err != nil {
 		return err
 	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("watch deployments at %s: %w", c.Info.APIURL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		var e apiErr
+		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Message != "" {
+			return fmt.Errorf("watch deployments: %w", &e)
+		}
 		return fmt.Errorf("watch deployments: the engine answered %s", resp.Status)
 	}
 	sc := bufio.NewScanner(resp.Body)

@@ -61,16 +61,20 @@ type Info struct {
 	Service    string    `json:"service"`
 	Stage      string    `json:"stage"`
 	Started    time.Time `json:"started"`
+	// Token authenticates the CLI to the control API; the file is readable
+	// by its owner only, which is what makes the token a secret.
+	Token string `json:"token,omitempty"`
 }
 
-// WriteInfo records a running engine in stateDir, atomically.
+// WriteInfo records a running engine in stateDir, atomically, readable by
+// its owner only (it holds the control API's token).
 func WriteInfo(stateDir string, info Info) error {
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
 	}
 	tmp := filepath.Join(stateDir, "."+InfoFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(stateDir, InfoFile))

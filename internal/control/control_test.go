@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,20 +26,36 @@ import (
 
 const fn = "svc-dev-api"
 
-// publisher publishes the code in src as the next version, as the engine
-// does after re-reading serverless.yml.
+// publisher publishes the code in src as the next version and deploys it,
+// as the engine does after re-reading serverless.yml; invalid stands for a
+// configuration the engine refuses.
 type publisher struct {
-	reg *registry.Registry
-	src string
+	reg         *registry.Registry
+	deployments *deploy.Controller
+	src         string
+	invalid     bool
 }
 
-func (p *publisher) PublishChanges() ([]Change, error) {
+func (p *publisher) PublishAndDeploy() ([]Change, error) {
+	if active := p.deployments.Active(); len(active) > 0 {
+		return nil, fmt.Errorf("%w: deployment %s is in progress", deploy.ErrAlreadyInProgress, active[0].ID)
+	}
+	if p.invalid {
+		return nil, &PublishError{Err: errors.New("serverless.yml:7:9: functions.api.events.0.schedule: rate(bogus) is not a rate")}
+	}
 	from := p.reg.Function(fn).LatestVersion().Number
 	v, created, err := p.reg.Publish(fn, registry.Config{Runtime: "nodejs20.x", Handler: "h.api"}, p.src, "")
 	if err != nil || !created {
 		return nil, err
 	}
-	return []Change{{Key: "api", Function: fn, FromVersion: from, ToVersion: v.Number, Group: "svc-dev-ApiLambdaFunctionDeploymentGroup"}}, nil
+	c := Change{Key: "api", Function: fn, FromVersion: from, ToVersion: v.Number, Group: "svc-dev-ApiLambdaFunctionDeploymentGroup"}
+	d, err := p.deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: v.Number})
+	if err != nil {
+		c.Error = err.Error()
+	} else {
+		c.DeploymentID = d.ID
+	}
+	return []Change{c}, nil
 }
 
 type fixture struct {
@@ -48,6 +65,7 @@ type fixture struct {
 	engine *deploy.Controller
 	client *Client
 	reg    *registry.Registry
+	pub    *publisher
 	url    string // the control API's server
 }
 
@@ -75,7 +93,8 @@ func newFixture(t *testing.T) *fixture {
 		Groups: []*deploy.Group{{Application: "SvcdevDeploymentApplication", Name: "svc-dev-ApiLambdaFunctionDeploymentGroup",
 			Function: fn, Alias: "Live", Type: typ, AutoRollback: deploy.DefaultAutoRollback}}})
 	t.Cleanup(f.engine.Close)
-	srv := httptest.NewServer(&Server{Deployments: f.engine, Registry: f.reg, Publisher: &publisher{reg: f.reg, src: f.src}})
+	f.pub = &publisher{reg: f.reg, deployments: f.engine, src: f.src}
+	srv := httptest.NewServer(&Server{Deployments: f.engine, Registry: f.reg, Publisher: f.pub})
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	if err := WriteInfo(f.state, Info{PID: os.Getpid(), APIURL: srv.URL}); err != nil {
@@ -169,6 +188,49 @@ func TestDeployWatchAndFinish(t *testing.T) {
 	hist, err := ReadHistory(f.state, fn)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history = %d deployments, %v", len(hist), err)
+	}
+}
+
+func TestDeployOfAnInvalidServiceIsABadRequest(t *testing.T) {
+	f := newFixture(t)
+	f.pub.invalid = true
+	_, err := f.client.Deploy(context.Background())
+	var ae *apiErr
+	if !errors.As(err, &ae) || ae.Code != "PublishFailed" || !strings.Contains(ae.Message, "serverless.yml:7:9") {
+		t.Fatalf("deploy of an invalid service: err = %v, want PublishFailed with the position", err)
+	}
+}
+
+// Status tells an alias that serves an older version than the latest:
+// `sluice deploy` has something to deploy.
+func TestStatusTellsTheLatestVersionIsNotDeployed(t *testing.T) {
+	f := newFixture(t)
+	st, err := ReadStatus(f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Aliases) != 1 || !st.Aliases[0].LatestDeployed() {
+		t.Fatalf("before a new version: aliases %+v, want the latest deployed", st.Aliases)
+	}
+	f.write("v2")
+	if _, _, err := f.reg.Publish(fn, registry.Config{Runtime: "nodejs20.x", Handler: "h.api"}, f.src, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ReadStatus(f.state); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Aliases[0]; a.LatestDeployed() || a.LatestVersion != 2 || a.Version != 1 {
+		t.Fatalf("after publishing v2: alias %+v, want v1 served and latest v2 not deployed", a)
+	}
+	// A deployment shifting traffic to v2 deploys it.
+	if _, err := f.reg.SetAlias(fn, "Live", 1, 2, 0.1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ReadStatus(f.state); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Aliases[0]; !a.LatestDeployed() {
+		t.Fatalf("while shifting to v2: alias %+v, want the latest deployed", a)
 	}
 }
 

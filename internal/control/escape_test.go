@@ -15,16 +15,16 @@ func TestDeployAllAtOnceIgnoringAlarms(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.write("v2")
-	if _, err := f.client.DeployWith(ctx, DeployRequest{Type: "Sideways"}); !isCode(err, "InvalidDeploymentType") {
+	if _, err := f.client.DeployWith(ctx, DeployOptions{Type: "Sideways"}); !isCode(err, "InvalidDeploymentType") {
 		t.Fatalf("unknown type: err = %v", err)
 	}
 	if n := len(f.reg.Function(fn).Versions()); n != 1 {
 		t.Fatalf("a refused deploy published: %d versions", n)
 	}
-	if _, err := f.client.DeployWith(ctx, DeployRequest{Function: "api"}); !isCode(err, "NotSupported") {
+	if _, err := f.client.DeployWith(ctx, DeployOptions{Function: "api"}); !isCode(err, "NotSupported") {
 		t.Fatalf("one function, without an engine that can: err = %v", err)
 	}
-	res, err := f.client.DeployWith(ctx, DeployRequest{Type: "AllAtOnce", IgnoreAlarms: true})
+	res, err := f.client.DeployWith(ctx, DeployOptions{Type: "AllAtOnce", IgnoreAlarms: true})
 	if err != nil {
 		t.Fatal(err)
 	}

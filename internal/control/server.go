@@ -15,12 +15,43 @@ import (
 )
 
 // Publisher publishes new versions of the functions whose code or
-// configuration changed (the engine re-reads serverless.yml).
+// configuration changed (the engine re-reads serverless.yml) and starts
+// their deployments, as one step: it refuses while a deployment is in
+// progress (deploy.ErrAlreadyInProgress) or when the service cannot be
+// published (*PublishError), before publishing anything.
 type Publisher interface {
-	PublishChanges() ([]Change, error)
+	PublishAndDeploy() ([]Change, error)
 }
 
-// Change is one function's new version and how it reaches traffic.
+// DeployOptions are the options of one deploy (the body of POST deploy).
+type DeployOptions struct {
+	// Function, when set, deploys only this function (its key in
+	// serverless.yml or its deployed name); the others stay as they are.
+	Function string `json:"function,omitempty"`
+	// IgnoreAlarms: the deployments this deploy starts are not stopped by
+	// their groups' alarms; each records it (ignoreAlarms).
+	IgnoreAlarms bool `json:"ignoreAlarms,omitempty"`
+	// Type, when set, replaces the groups' deployment type for this deploy
+	// (e.g. AllAtOnce, for an emergency fix).
+	Type string `json:"type,omitempty"`
+	// Schedule is Type parsed, set by the server.
+	Schedule *schedule.Type `json:"-"`
+}
+
+// OptionsPublisher is a Publisher that takes a deploy's options.
+type OptionsPublisher interface {
+	PublishAndDeployWith(DeployOptions) ([]Change, error)
+}
+
+// PublishError refuses a deploy whose service cannot be published: its
+// configuration is invalid, or a function cannot run. Nothing changed.
+type PublishError struct{ Err error }
+
+func (e *PublishError) Error() string { return e.Err.Error() }
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// Change is one function's new version and how it reaches traffic: at
+// once, or through a deployment from the version its alias serves.
 type Change struct {
 	Key         string `json:"key"`      // the function's key in serverless.yml
 	Function    string `json:"function"` // its deployed name
@@ -152,7 +183,10 @@ func decode(r *http.Request, v any) error {
 
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *apiErr
-	if !errors.As(err, &ae) {
+	var pe *PublishError
+	if errors.As(err, &pe) {
+		ae = &apiErr{Code: "PublishFailed", Message: pe.Error(), status: http.StatusBadRequest}
+	} else if !errors.As(err, &ae) {
 		ae = &apiErr{Code: "Error", Message: err.Error(), status: http.StatusInternalServerError}
 		for _, m := range []struct {
 			err    error
@@ -180,78 +214,35 @@ func writeErr(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(ae)
 }
 
-// DeployRequest is the body of POST deploy (optional).
-type DeployRequest struct {
-	// Function, when set, deploys only this function (its key in
-	// serverless.yml or its deployed name); the others stay as they are.
-	Function string `json:"function,omitempty"`
-	// IgnoreAlarms: the deployments this deploy starts are not stopped by
-	// their groups' alarms; each records it (ignoreAlarms).
-	IgnoreAlarms bool `json:"ignoreAlarms,omitempty"`
-	// Type, when set, replaces the groups' deployment type for this deploy
-	// (e.g. AllAtOnce, for an emergency fix).
-	Type string `json:"type,omitempty"`
-}
-
-// FunctionPublisher is a Publisher that can publish one function alone.
-type FunctionPublisher interface {
-	// PublishFunction publishes the named function if it changed, and
-	// nothing else.
-	PublishFunction(name string) ([]Change, error)
-}
-
 // deploy publishes what changed and starts a deployment for each function
-// that deploys gradually; the others switch at once. It refuses while any
-// deployment is in progress, or when the request is invalid, before
-// publishing anything, so a refused deploy changes nothing.
+// that deploys gradually; the others switch at once. A refused deploy
+// changes nothing.
+//
+// Options (DeployOptions) need an OptionsPublisher; they are checked
+// before anything is published.
 func (s *Server) deploy(r *http.Request) (any, error) {
-	var in DeployRequest
+	var in DeployOptions
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	var typ *schedule.Type
 	if in.Type != "" {
 		t, err := schedule.Parse(in.Type)
 		if err != nil {
 			return nil, &apiErr{Code: "InvalidDeploymentType", Message: err.Error(), status: http.StatusBadRequest}
 		}
-		typ = &t
-	}
-	fp, canOne := s.Publisher.(FunctionPublisher)
-	if in.Function != "" && !canOne {
-		return nil, &apiErr{Code: "NotSupported", Message: "this engine cannot deploy one function alone; deploy them all", status: http.StatusNotImplemented}
-	}
-	if active := s.Deployments.Active(); len(active) > 0 {
-		d := active[0]
-		return nil, &apiErr{Code: "DeploymentInProgress", status: http.StatusConflict, Message: fmt.Sprintf(
-			"deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
-			d.ID, d.Target.FunctionName, d.Status, d.ID)}
+		in.Schedule = &t
 	}
 	var changes []Change
 	var err error
-	if in.Function != "" {
-		changes, err = fp.PublishFunction(in.Function)
+	if op, ok := s.Publisher.(OptionsPublisher); ok {
+		changes, err = op.PublishAndDeployWith(in)
+	} else if in != (DeployOptions{}) {
+		return nil, &apiErr{Code: "NotSupported", Message: "this engine takes no deploy options; deploy without them", status: http.StatusNotImplemented}
 	} else {
-		changes, err = s.Publisher.PublishChanges()
+		changes, err = s.Publisher.PublishAndDeploy()
 	}
 	if err != nil {
-		return nil, &apiErr{Code: "PublishFailed", Message: err.Error(), status: http.StatusBadRequest}
-	}
-	for i := range changes {
-		c := &changes[i]
-		switch {
-		case c.Group != "":
-			d, err := s.Deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: c.ToVersion, IgnoreAlarms: in.IgnoreAlarms, Type: typ})
-			switch {
-			case errors.Is(err, deploy.ErrNothingToDeploy):
-				// Its alias was created on this very version (the function
-				// just became gradual): it is live, with nothing to shift.
-			case err != nil:
-				c.Error = err.Error()
-			default:
-				c.DeploymentID = d.ID
-			}
-		}
+		return nil, err
 	}
 	return DeployResult{Changes: changes}, nil
 }

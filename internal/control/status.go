@@ -18,6 +18,16 @@ type AliasStatus struct {
 	Version           int     `json:"version"`
 	AdditionalVersion int     `json:"additionalVersion,omitempty"`
 	AdditionalWeight  float64 `json:"additionalWeight,omitempty"`
+	// LatestVersion is the function's newest version. When the alias serves
+	// neither it nor a split towards it, the latest code is not deployed:
+	// `sluice deploy` deploys it.
+	LatestVersion int `json:"latestVersion"`
+}
+
+// LatestDeployed reports whether the alias serves the function's latest
+// version, or is shifting traffic to it.
+func (a AliasStatus) LatestDeployed() bool {
+	return a.Version == a.LatestVersion || a.AdditionalVersion == a.LatestVersion
 }
 
 // FunctionStatus is a function's newest version.
@@ -32,7 +42,8 @@ type Status struct {
 	Engine      *Info               `json:"engine,omitempty"`
 	Functions   []FunctionStatus    `json:"functions"`
 	Aliases     []AliasStatus       `json:"aliases"`
-	Deployments []deploy.Deployment `json:"deployments"` // in progress, or the last of each function
+	Deployments []deploy.Deployment `json:"deployments"`      // in progress, or the last of each function
+	Alarms      []AlarmStatus       `json:"alarms,omitempty"` // the running engine's (ReadAlarms)
 }
 
 // ErrNoState says a service has never been served.
@@ -76,7 +87,7 @@ func ReadStatus(stateDir string) (Status, error) {
 	}
 	for _, a := range aliases {
 		st.Aliases = append(st.Aliases, AliasStatus{Function: a.Function, Alias: a.Name, Version: a.Version,
-			AdditionalVersion: a.AdditionalVersion, AdditionalWeight: a.AdditionalWeight})
+			AdditionalVersion: a.AdditionalVersion, AdditionalWeight: a.AdditionalWeight, LatestVersion: latest[a.Function]})
 	}
 	all, err := deploy.History(db, "")
 	if err != nil {

@@ -20,6 +20,10 @@ type alarmSet struct {
 	byLogicalID map[string]string // logical ID → alarm name
 	names       map[string]bool
 	compiled    *alerts.Compiled
+	// canary are the functions' canaryAlarms by deployed function name,
+	// put on a version by the engine (canary.go); ref resolves their Refs.
+	canary map[string][]alerts.CanaryAlarm
+	ref    alarm.RefResolver
 }
 
 // buildAlarms collects the service's alarms. Alarms that cannot be
@@ -36,6 +40,18 @@ func buildAlarms(svc *config.Service) (*alarmSet, config.Diagnostics) {
 			}
 		}
 		return "", fmt.Errorf("Ref %s names no function of the service", logicalID)
+	}
+	set.ref = ref
+	canary, canaryDiags := buildCanaryAlarms(svc, svc.GradualStage())
+	diags = append(diags, canaryDiags...)
+	set.canary = canary
+	for _, list := range canary {
+		for _, a := range list {
+			if set.names[a.AlarmName] {
+				diags = append(diags, svc.Diag(config.SeverityError, a.Path, fmt.Sprintf("two alarms are named %s", a.AlarmName), "rename one of them"))
+			}
+			set.names[a.AlarmName] = true
+		}
 	}
 	add := func(logicalID string, props map[string]any, path string) {
 		if ns, _ := props["Namespace"].(string); ns != "" && ns != "AWS/Lambda" {
@@ -121,6 +137,9 @@ func (s *alarmSet) groupAlarms(svc *config.Service, f *config.Function) ([]strin
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	for _, a := range s.canary[f.Name] {
+		names = append(names, a.AlarmName)
+	}
 	return names, diags
 }
 

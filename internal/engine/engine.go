@@ -55,6 +55,8 @@ type Options struct {
 	// Stage, Region and Params are the loader's --stage, --region and --param.
 	Stage, Region string
 	Params        map[string]string
+	// Vars are the loader's --var: local values of AWS-only variables.
+	Vars map[string]string
 	// StateDir holds the store, code snapshots and logs (default .sluice
 	// beside the config).
 	StateDir string
@@ -78,7 +80,15 @@ type Options struct {
 	// Invoke tunes the invoker (idle timeouts, concurrency); the engine
 	// fills in what it owns (registry, metrics, logs, clock, environment).
 	Invoke invoke.Options
+	// APIAccessKey is the access key id the AWS-compatible APIs accept; the
+	// engine hands it to its functions. Nil means DefaultAccessKeyID; an
+	// empty string accepts any caller (--api-access-key '').
+	APIAccessKey *string
 }
+
+// DefaultAccessKeyID is the dummy access key id functions get, and the one
+// the AWS-compatible APIs accept by default.
+const DefaultAccessKeyID = "AKIASLUICELOCAL00000"
 
 // Engine is one running service.
 type Engine struct {
@@ -96,13 +106,16 @@ type Engine struct {
 	gateway  *gateway.Gateway
 	deployer *deploy.Controller
 	api      *http.ServeMux
+	canary   canaryAlarms // deploymentSettings.canaryAlarms, following deployments
 
 	gatewaySrv, apiSrv *http.Server
 	gatewayURL, apiURL string
+	token              string // the control API's
 	served             sync.WaitGroup
 
 	mu        sync.Mutex // serialises Reload and Shutdown
 	svc       *config.Service
+	applied   *desired // the state last applied
 	schedules *cron.Runner
 	closed    bool
 }
@@ -146,6 +159,9 @@ func Start(opts Options) (_ *Engine, err error) {
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
 	}
+	if err := writeStateGitignore(e.stateDir); err != nil {
+		return nil, fmt.Errorf("keep %s out of git: %w", e.stateDir, err)
+	}
 	cleanup = append(cleanup, func() { e.db.Close() })
 	if e.clock = opts.Clock; e.clock == nil {
 		// A scaled clock runs ahead of the wall clock; resume from the last
@@ -155,6 +171,14 @@ func Start(opts Options) (_ *Engine, err error) {
 			return nil, fmt.Errorf("read the state's latest time: %w", err)
 		}
 		e.clock = clock.ScaledFrom(opts.TimeScale, latest)
+		// The CLI shows people wall times: it needs this run's clock.
+		scale := opts.TimeScale
+		if scale <= 0 {
+			scale = 1 // as ScaledFrom takes it
+		}
+		if err := control.RecordClock(e.stateDir, control.ClockRun{Wall: time.Now().UTC(), Clock: e.clock.Now().UTC(), Scale: scale}); err != nil {
+			return nil, fmt.Errorf("record the clock in %s: %w", e.stateDir, err)
+		}
 	}
 	e.opts.Clock = e.clock
 	if e.registry, err = registry.Open(e.db, e.clock, filepath.Join(e.stateDir, "code")); err != nil {
@@ -179,13 +203,17 @@ func Start(opts Options) (_ *Engine, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { apiLn.Close() })
-	e.gatewayURL = "http://" + gatewayLn.Addr().String()
-	e.apiURL = "http://" + apiLn.Addr().String()
+	e.gatewayURL = localURL(gatewayLn.Addr())
+	e.apiURL = localURL(apiLn.Addr())
 
 	iopts := opts.Invoke
 	iopts.Registry, iopts.Metrics, iopts.Logs, iopts.Clock, iopts.Logger = e.registry, e.metrics, e.logs, e.clock, e.log
 	iopts.Region, iopts.Account = svc.Region, config.LocalAccountID
-	iopts.Environment = functionEnvironment(e.apiURL, iopts.Environment)
+	accessKey := DefaultAccessKeyID
+	if opts.APIAccessKey != nil && *opts.APIAccessKey != "" {
+		accessKey = *opts.APIAccessKey
+	}
+	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
 	}
@@ -196,15 +224,24 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.invoker.Close(ctx)
 	})
 	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
-		BinaryMediaTypes: binaryMediaTypes(svc), HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
+		BinaryMediaTypes: svc.Provider.BinaryMediaTypes, HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
 
-	plan, err := e.apply(svc)
+	plan, err := e.plan(svc)
 	if err != nil {
 		return nil, err
 	}
 	e.deployer = deploy.New(deploy.Config{Clock: e.clock, Registry: e.registry, Store: e.db, Hooks: e.invoker,
 		Alarms: alarmWatcher{e.alarms}, Logger: e.log, Groups: plan.groups})
-	cleanup = append(cleanup, e.deployer.Close)
+	cleanup = append(cleanup, e.deployer.Close, e.deployer.Subscribe(e.followDeployment))
+	published, err := e.apply(plan)
+	cleanup = append(cleanup, func() {
+		if e.schedules != nil {
+			e.schedules.Stop()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
 	settled, err := e.deployer.Recover()
 	if err != nil {
 		return nil, fmt.Errorf("settle the deployments a previous engine left unfinished: %w", err)
@@ -219,20 +256,31 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", lambdaAPI)
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
 	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
 	e.api.Handle("/metrics", promhttp.HandlerFor(promRegistry, promhttp.HandlerOpts{}))
 	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
-	e.apiSrv = &http.Server{Handler: apiHandler{codeDeploy: codeDeploy, mux: e.api}, ReadHeaderTimeout: 10 * time.Second}
+	var api http.Handler = apiHandler{codeDeploy: codeDeploy, mux: e.api}
+	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
+		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
+	}
+	e.token = control.NewToken()
+	api = &control.Guard{Token: e.token, LoopbackListener: control.IsLoopback(opts.Host), Next: api}
+	if !control.IsLoopback(opts.Host) {
+		fmt.Fprintf(opts.Out, "WARNING: listening on %s: anyone who can reach this machine can invoke the functions (gateway and Lambda API). "+
+			"The control API (deploy, stop, rollback) still answers only this machine.\n", opts.Host)
+	}
+	e.apiSrv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	e.serve(e.gatewaySrv, gatewayLn)
 	e.serve(e.apiSrv, apiLn)
 	if err := e.writeInfo(svc); err != nil {
 		e.log.Warn("cannot write the engine file; CLI commands will not find this engine", "err", err)
 	}
 	e.svc = svc
-	e.printSummary(plan)
+	e.printSummary(plan, published)
 	return e, nil
 }
 
@@ -248,7 +296,7 @@ func (e *Engine) serve(srv *http.Server, ln net.Listener) {
 
 // load reads and validates the service definition from disk.
 func (e *Engine) load() (*config.Service, error) {
-	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Local: true})
+	svc, diags, err := config.Load(e.opts.Config, config.Options{Stage: e.opts.Stage, Region: e.opts.Region, Params: e.opts.Params, Vars: e.opts.Vars, Local: true})
 	for _, d := range diags.Warnings() {
 		fmt.Fprintln(e.opts.Out, d.Error())
 	}
@@ -281,13 +329,23 @@ func listen(host string, port, def int, what string) (net.Listener, error) {
 	return ln, nil
 }
 
+// localURL is how this machine reaches a listener: a wildcard address
+// (--host 0.0.0.0) through 127.0.0.1, so that functions and the CLI send a
+// loopback Host, which the control API requires.
+func localURL(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+	}
+	return "http://" + addr.String()
+}
+
 // functionEnvironment is what every function gets besides its configured
-// environment: the engine as its AWS endpoint, and credentials the SDKs
-// accept (sluice does not check signatures).
-func functionEnvironment(apiURL string, extra map[string]string) map[string]string {
+// environment: the engine as its AWS endpoint, and dummy credentials whose
+// access key id the engine's APIs accept (signatures are not checked).
+func functionEnvironment(apiURL, accessKey string, extra map[string]string) map[string]string {
 	env := map[string]string{
 		"AWS_ENDPOINT_URL":      apiURL,
-		"AWS_ACCESS_KEY_ID":     "AKIASLUICELOCAL00000",
+		"AWS_ACCESS_KEY_ID":     accessKey,
 		"AWS_SECRET_ACCESS_KEY": "sluice-local-secret-access-key",
 		"AWS_SESSION_TOKEN":     "sluice-local-session-token",
 	}
@@ -387,7 +445,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 
 func (e *Engine) writeInfo(svc *config.Service) error {
 	return control.WriteInfo(e.stateDir, control.Info{PID: os.Getpid(), GatewayURL: e.gatewayURL, APIURL: e.apiURL,
-		Config: svc.File, Service: svc.Name, Stage: svc.Stage, Started: time.Now().UTC()})
+		Config: svc.File, Service: svc.Name, Stage: svc.Stage, Started: time.Now().UTC(), Token: e.token})
 }
 
 // checkNotRunning refuses to start a second engine on the same state.

@@ -1,23 +1,76 @@
 package engine
 
-import "github.com/sluice-dev/sluice/internal/control"
+import (
+	"fmt"
 
-// PublishChanges re-reads the service and publishes what changed, for
-// `sluice deploy` (control.Publisher): each function with a new version,
-// and the deployment group that shifts traffic to it, if any.
-func (e *Engine) PublishChanges() ([]control.Change, error) {
-	published, err := e.Reload()
+	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/deploy"
+)
+
+// PublishAndDeploy is `sluice deploy` (control.Publisher), as one step
+// under the engine's lock: it refuses while a deployment is in progress,
+// re-reads and checks the service (refusing an invalid one whole), publishes
+// what changed, and starts a deployment for each gradual function whose
+// alias does not serve its latest version. The comparison is with what the
+// alias serves, not with the version published before: code that an alarm
+// rolled back, that a stopped or failed deployment left behind, or that was
+// published at a restart is deployed too. A refused deploy publishes
+// nothing.
+func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
+	return e.PublishAndDeployWith(control.DeployOptions{})
+}
+
+// PublishAndDeployWith is PublishAndDeploy with a deploy's options
+// (control.OptionsPublisher): the deployments it starts ignore their
+// alarms, or use another deployment type, for this deploy only.
+func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) ([]control.Change, error) {
+	if opts.Function != "" {
+		return nil, &control.PublishError{Err: fmt.Errorf("deploying one function (%s) alone is not supported yet; deploy the whole service", opts.Function)}
+	}
+	svc, err := e.load()
 	if err != nil {
-		return nil, err
+		return nil, &control.PublishError{Err: err}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, fmt.Errorf("the engine is shutting down")
+	}
+	if active := e.deployer.Active(); len(active) > 0 {
+		d := active[0]
+		return nil, fmt.Errorf("%w: deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
+			deploy.ErrAlreadyInProgress, d.ID, d.Target.FunctionName, d.Status, d.ID)
+	}
+	published, err := e.reloadLocked(svc)
+	if err != nil {
+		return nil, &control.PublishError{Err: err}
 	}
 	var changes []control.Change
 	for _, p := range published {
-		if !p.Changed {
+		c := control.Change{Key: p.Key, Function: p.Function, FromVersion: p.Old, ToVersion: p.New}
+		if !p.Gradual {
+			if p.Changed { // live at once: its routes follow the latest version
+				changes = append(changes, c)
+			}
 			continue
 		}
-		c := control.Change{Key: p.Key, Function: p.Function, FromVersion: p.Old, ToVersion: p.New}
-		if g := e.deployer.Group(p.Function); p.Gradual && g != nil {
-			c.Group = g.Name
+		rt := e.registry.Function(p.Function).Alias(p.Alias).Routing()
+		if rt.Additional == nil && rt.Version.Number == p.New {
+			continue // the alias serves the working copy
+		}
+		c.FromVersion = rt.Version.Number
+		g := e.deployer.Group(p.Function)
+		if g == nil {
+			c.Error = "no deployment group deploys " + p.Function
+			changes = append(changes, c)
+			continue
+		}
+		c.Group = g.Name
+		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New, IgnoreAlarms: opts.IgnoreAlarms, Type: opts.Schedule})
+		if err != nil {
+			c.Error = err.Error()
+		} else {
+			c.DeploymentID = d.ID
 		}
 		changes = append(changes, c)
 	}

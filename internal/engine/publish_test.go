@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/deploy"
 )
 
 // A function that gains deploymentSettings while the engine runs deploys
-// gradually on the next publish, without a restart.
-func TestPublishChangesPicksUpNewDeploymentSettings(t *testing.T) {
+// gradually on the next publish, without a restart: its new alias starts on
+// the version that served, and a deployment moves it to the new one.
+func TestDeployPicksUpNewDeploymentSettings(t *testing.T) {
 	dir := t.TempDir()
 	yml := func(settings string) {
 		src := "service: grow\nprovider:\n  runtime: nodejs20.x\nfunctions:\n  api:\n    handler: api.handler\n" + settings
@@ -28,14 +30,48 @@ func TestPublishChangesPicksUpNewDeploymentSettings(t *testing.T) {
 
 	yml("    deploymentSettings: {type: AllAtOnce, alias: Live}\n")
 	os.WriteFile(filepath.Join(dir, "api.js"), []byte("exports.handler = async () => 'v2';"), 0o644)
-	changes, err := e.PublishChanges()
+	changes, err := e.PublishAndDeploy()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 1 || changes[0].Group != "grow-dev-ApiLambdaFunctionDeploymentGroup" || changes[0].ToVersion != 2 {
-		t.Fatalf("changes %+v, want version 2 deployed through the new group", changes)
+	if len(changes) != 1 || changes[0].Group != "grow-dev-ApiLambdaFunctionDeploymentGroup" || changes[0].FromVersion != 1 ||
+		changes[0].ToVersion != 2 || changes[0].DeploymentID == "" || changes[0].Error != "" {
+		t.Fatalf("changes %+v, want a deployment of version 1 to 2 through the new group", changes)
 	}
-	if a := e.Registry().Function("grow-dev-api").Alias("Live"); a == nil || a.Routing().Version.Number != 2 {
-		t.Fatalf("the new alias should start on the version just published: %+v", a)
+	d := waitDeployment(t, e, changes[0].DeploymentID)
+	if d.Status != deploy.StatusSucceeded {
+		t.Fatalf("deployment %s ended %s", d.ID, d.Status)
+	}
+	if rt := e.Registry().Function("grow-dev-api").Alias("Live").Routing(); rt.Version.Number != 2 || rt.Additional != nil {
+		t.Fatalf("alias Live serves %s after the deployment, want version 2", describeRouting(rt))
+	}
+}
+
+// waitDeployment waits for deployment id to end, reading it back on each
+// change the deployer announces.
+func waitDeployment(t *testing.T, e *Engine, id string) deploy.Deployment {
+	t.Helper()
+	changed := make(chan struct{}, 1)
+	cancel := e.Deployer().Subscribe(func(deploy.Deployment) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer cancel()
+	deadline := time.After(30 * time.Second)
+	for {
+		d, err := e.Deployer().Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status.Done() {
+			return d
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("deployment %s did not end: %s", id, d.Status)
+		}
 	}
 }

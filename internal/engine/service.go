@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/sluice-dev/sluice/internal/awscfn"
+	"github.com/sluice-dev/sluice/internal/alarm"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/cron"
 	"github.com/sluice-dev/sluice/internal/deploy"
@@ -35,14 +35,29 @@ type Published struct {
 	Gradual bool
 }
 
-// plan is what a service definition makes of the engine.
-type plan struct {
-	published []Published
+// desired is the complete state a service definition asks of the engine.
+// plan builds and checks all of it before anything changes, and rejects it
+// whole on any error; apply then makes it so in one step, removals
+// included. A configuration that is refused leaves the engine as it was.
+type desired struct {
+	svc       *config.Service
+	functions []desiredFunction
+	alarms    []alarm.Spec
+	alarmSet  *alarmSet // with the canary alarms, which follow deployments (canary.go)
 	groups    []*deploy.Group
-	routes    []gateway.Route
+	routes    []gateway.Route // without targets: apply resolves them once the versions exist
 	schedules []scheduled
 	other     []otherEvent
 	skipped   []string // functions not run locally, with why
+}
+
+// desiredFunction is a function as it is to be published.
+type desiredFunction struct {
+	fn       *config.Function
+	code     registry.Code // as the framework would package it
+	cfg      registry.Config
+	settings invoke.Settings
+	alias    string // the deployment alias of a function deployed gradually, else ""
 }
 
 type scheduled struct {
@@ -53,198 +68,230 @@ type scheduled struct {
 
 type otherEvent struct{ typ, function, path string }
 
-// apply publishes the service's functions (a new version only where code
-// or configuration changed), creates missing aliases, configures the
-// invoker, alarms and gateway, and (re)starts the schedules.
-func (e *Engine) apply(svc *config.Service) (*plan, error) {
-	p := &plan{}
-	gradualStage := awscfn.GradualStage(svc)
+// plan builds the state svc asks for and checks every part of it: alarms,
+// the code each function would run, deployment groups, routes and
+// schedules. Every error is reported, joined; nothing is changed.
+func (e *Engine) plan(svc *config.Service) (*desired, error) {
+	d := &desired{svc: svc}
+	var errs []error
 
 	// Alarms first: deployment groups name them.
 	set, diags := buildAlarms(svc)
-	for _, d := range diags.Warnings() {
-		fmt.Fprintln(e.opts.Out, d.Error())
-	}
+	e.warn(diags)
 	if err := diags.Err(); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
-	for _, spec := range set.specs {
-		if _, err := e.alarms.Put(spec); err != nil {
-			return nil, fmt.Errorf("alarm %s: %w", spec.Name, err)
+	d.alarms, d.alarmSet = set.specs, set
+	for _, list := range set.canary {
+		for _, a := range list {
+			// Checked on a version number now; put on the version the alias
+			// serves by apply.
+			if _, err := alarm.FromCloudFormation(a.LogicalID, a.WithExecutedVersion("1"), set.ref); err != nil {
+				errs = append(errs, svc.Diag(config.SeverityError, a.Path, fmt.Sprintf("canary alarm %s: %v", a.AlarmName, err), ""))
+			}
 		}
 	}
 
-	// One snapshot of the service directory for every function: the
-	// framework packages one artifact for them all.
-	code, err := e.registry.Snapshot(svc.Dir)
+	// The framework packages one artifact for the functions that are not
+	// packaged individually: they share one snapshot. Snapshots are
+	// content-addressed: storing one changes nothing that is served.
+	codes, err := e.snapshotCode(svc)
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
+	gradual := svc.GradualStage()
+	routeAt := map[string]string{} // kind and route key → the event defining it
 	for _, f := range svc.Functions {
 		if f.Image != "" {
-			p.skipped = append(p.skipped, fmt.Sprintf("%s: a container image function (image: %s) is not run locally", f.Key, f.Image))
+			d.skipped = append(d.skipped, fmt.Sprintf("%s: a container image function (image: %s) is not run locally", f.Key, f.Image))
 			continue
 		}
-		pub, err := e.publish(svc, f, code, gradualStage)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		df := desiredFunction{fn: f, code: codes[f.Key],
+			cfg: registry.Config{Runtime: f.Runtime, Handler: f.Handler, Environment: f.Environment, Timeout: f.Timeout, MemorySize: f.MemorySize},
+			settings: invoke.Settings{ReservedConcurrency: f.ReservedConcurrency, MaximumRetryAttempts: f.MaximumRetryAttempts,
+				MaximumEventAge: f.MaximumEventAge}}
+		if err := e.invoker.Check(f.Name, df.cfg, df.code.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("%s: function %s cannot run: %w", svc.Pos("functions."+f.Key+".handler"), f.Key, err))
 		}
-		p.published = append(p.published, pub)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-
-	for _, f := range svc.Functions {
-		if f.Image != "" {
-			continue
-		}
-		qualifier := ""
-		if f.DeploymentSettings != nil && gradualStage {
+		if f.DeploymentSettings != nil && gradual {
 			g, err := e.group(svc, f, set)
 			if err != nil {
 				errs = append(errs, err)
-				continue
-			}
-			p.groups = append(p.groups, g)
-			qualifier = g.Alias
-		}
-		target, err := e.invoker.Target(f.Name, qualifier)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("function %s: %w", f.Key, err))
-			continue
-		}
-		for i, ev := range f.Events {
-			path := fmt.Sprintf("functions.%s.events.%d", f.Key, i)
-			switch {
-			case ev.HTTP != nil:
-				p.routes = append(p.routes, gateway.Route{Kind: gateway.REST, Method: ev.HTTP.Method, Path: "/" + ev.HTTP.Path,
-					CORS: ev.HTTP.CORS, Function: f.Name, Qualifier: qualifier, Timeout: f.Timeout, Target: target})
-			case ev.HTTPAPI != nil:
-				p.routes = append(p.routes, gateway.Route{Kind: gateway.HTTPAPI, Method: ev.HTTPAPI.Method, Path: ev.HTTPAPI.Path,
-					Function: f.Name, Qualifier: qualifier, Timeout: f.Timeout, Target: target})
-			case ev.Schedule != nil:
-				if !ev.Schedule.Enabled {
-					continue
-				}
-				for j, expr := range ev.Schedule.Expressions {
-					s, err := cron.Parse(expr, e.clock.Now())
-					if err != nil {
-						errs = append(errs, svc.Diag(config.SeverityError, path+".schedule", err.Error(), ""))
-						continue
-					}
-					rule := ev.Schedule.Name
-					if rule == "" {
-						rule = fmt.Sprintf("%s-%sEventsRuleSchedule%d", svc.StackName(), f.LogicalID(), i+1)
-					}
-					if len(ev.Schedule.Expressions) > 1 && ev.Schedule.Name == "" {
-						rule += fmt.Sprintf("-%d", j+1)
-					}
-					payload, err := e.schedulePayload(ev.Schedule.Input, rule, svc.Region)
-					if err != nil {
-						errs = append(errs, svc.Diag(config.SeverityError, path+".schedule.input", err.Error(), "write input as a mapping or a JSON string"))
-						continue
-					}
-					p.schedules = append(p.schedules, scheduled{function: f.Name, qualifier: qualifier, expr: expr, sched: s, payload: payload})
-				}
-			default:
-				p.other = append(p.other, otherEvent{typ: ev.Type, function: f.Name, path: path})
+			} else {
+				d.groups = append(d.groups, g)
+				df.alias = g.Alias
 			}
 		}
+		d.functions = append(d.functions, df)
+		errs = append(errs, e.planEvents(d, f, df.alias, routeAt)...)
+	}
+	if err := gateway.CheckRoutes(d.routes); err != nil {
+		errs = append(errs, fmt.Errorf("the service's http/httpApi routes: %w", err))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := e.gateway.SetRoutes(p.routes); err != nil {
-		return nil, fmt.Errorf("the service's http/httpApi routes: %w", err)
-	}
-	e.startSchedules(p.schedules)
-	return p, nil
+	return d, nil
 }
 
-// publish publishes f's code and configuration (reusing the latest version
-// when nothing changed), creates its alias if missing, and readies its pool.
-func (e *Engine) publish(svc *config.Service, f *config.Function, code registry.Code, gradualStage bool) (Published, error) {
-	pub := Published{Key: f.Key, Function: f.Name}
+// planEvents adds f's routes and schedules to d; they reach f through
+// qualifier (its alias, or "" for the latest version). routeAt records
+// where each route is defined, to report one defined twice.
+func (e *Engine) planEvents(d *desired, f *config.Function, qualifier string, routeAt map[string]string) []error {
+	svc := d.svc
+	var errs []error
+	addRoute := func(r gateway.Route, path string) {
+		key := r.Kind.String() + " " + r.RouteKey()
+		if first, ok := routeAt[key]; ok {
+			errs = append(errs, svc.Diag(config.SeverityError, path, fmt.Sprintf("route %s is already defined at %s (%s)", r.RouteKey(), first, svc.Pos(first)),
+				"give each route one function: change the method or path of one of them"))
+			return
+		}
+		routeAt[key] = path
+		d.routes = append(d.routes, r)
+	}
+	for i, ev := range f.Events {
+		path := fmt.Sprintf("functions.%s.events.%d", f.Key, i)
+		switch {
+		case ev.HTTP != nil:
+			addRoute(gateway.Route{Kind: gateway.REST, Method: ev.HTTP.Method, Path: "/" + ev.HTTP.Path,
+				CORS: ev.HTTP.CORS, Function: f.Name, Qualifier: qualifier, Timeout: f.Timeout}, path+".http")
+		case ev.HTTPAPI != nil:
+			addRoute(gateway.Route{Kind: gateway.HTTPAPI, Method: ev.HTTPAPI.Method, Path: ev.HTTPAPI.Path,
+				Function: f.Name, Qualifier: qualifier, Timeout: f.Timeout}, path+".httpApi")
+		case ev.Schedule != nil:
+			if !ev.Schedule.Enabled {
+				continue
+			}
+			for j, expr := range ev.Schedule.Expressions {
+				s, err := cron.Parse(expr, e.clock.Now())
+				if err != nil {
+					errs = append(errs, svc.Diag(config.SeverityError, path+".schedule", err.Error(), ""))
+					continue
+				}
+				rule := ev.Schedule.Name
+				if rule == "" {
+					rule = fmt.Sprintf("%s-%sEventsRuleSchedule%d", svc.StackName(), f.LogicalID(), i+1)
+				}
+				if len(ev.Schedule.Expressions) > 1 && ev.Schedule.Name == "" {
+					rule += fmt.Sprintf("-%d", j+1)
+				}
+				payload, err := e.schedulePayload(ev.Schedule.Input, rule, svc.Region)
+				if err != nil {
+					errs = append(errs, svc.Diag(config.SeverityError, path+".schedule.input", err.Error(), "write input as a mapping or a JSON string"))
+					continue
+				}
+				d.schedules = append(d.schedules, scheduled{function: f.Name, qualifier: qualifier, expr: expr, sched: s, payload: payload})
+			}
+		default:
+			d.other = append(d.other, otherEvent{typ: ev.Type, function: f.Name, path: path})
+		}
+	}
+	return errs
+}
+
+// apply makes the engine serve d: it publishes each function (a new
+// version only where code or configuration changed) and creates missing
+// aliases, then replaces the alarms, deployment groups, routes and
+// schedules with d's, removing those d no longer has. d has been checked
+// by plan: what can fail here is the state on disk.
+func (e *Engine) apply(d *desired) ([]Published, error) {
+	var published []Published
+	for _, df := range d.functions {
+		pub, err := e.publish(d.svc, df)
+		if err != nil {
+			return nil, err
+		}
+		published = append(published, pub)
+	}
+	// Routes reach functions through targets, which exist once the
+	// functions and their aliases do.
+	routes := append([]gateway.Route(nil), d.routes...)
+	for i := range routes {
+		r := &routes[i]
+		t, err := e.invoker.Target(r.Function, r.Qualifier)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", r.RouteKey(), err)
+		}
+		r.Target = t
+	}
+	if err := e.setAlarms(d.alarmSet); err != nil {
+		return nil, err
+	}
+	e.deployer.SetGroups(d.groups)
+	if err := e.gateway.SetRoutes(routes); err != nil {
+		return nil, fmt.Errorf("the service's http/httpApi routes: %w", err)
+	}
+	e.startSchedules(d.schedules)
+	e.applied = d
+	return published, nil
+}
+
+// setAlarms makes the evaluator judge exactly set's alarms: new and
+// changed ones are put (a changed one keeps its state), removed ones
+// deleted. The canary alarms are put on the version they watch.
+func (e *Engine) setAlarms(set *alarmSet) error {
+	keep := make(map[string]bool, len(set.specs))
+	for _, spec := range set.specs {
+		keep[spec.Name] = true
+		if _, err := e.alarms.Put(spec); err != nil {
+			return fmt.Errorf("alarm %s: %w", spec.Name, err)
+		}
+	}
+	for _, list := range set.canary {
+		for _, a := range list {
+			keep[a.AlarmName] = true
+		}
+	}
+	for _, a := range e.alarms.Alarms() {
+		if !keep[a.Name()] {
+			e.alarms.Delete(a.Name())
+		}
+	}
+	return e.putCanaryAlarms(set)
+}
+
+// warn prints diagnostics' warnings.
+func (e *Engine) warn(diags config.Diagnostics) {
+	for _, d := range diags.Warnings() {
+		fmt.Fprintln(e.opts.Out, d.Error())
+	}
+}
+
+// publish publishes df's code and configuration (reusing the latest
+// version when nothing changed), creates its alias if missing, and readies
+// its pool.
+func (e *Engine) publish(svc *config.Service, df desiredFunction) (Published, error) {
+	f := df.fn
+	pub := Published{Key: f.Key, Function: f.Name, Alias: df.alias, Gradual: df.alias != ""}
 	if fn := e.registry.Function(f.Name); fn != nil {
 		if v := fn.LatestVersion(); v != nil {
 			pub.Old = v.Number
 		}
 	}
-	cfg := registry.Config{Runtime: f.Runtime, Handler: f.Handler, Environment: f.Environment, Timeout: f.Timeout, MemorySize: f.MemorySize}
-	v, created, err := e.registry.PublishCode(f.Name, cfg, code, "")
+	v, created, err := e.registry.PublishCode(f.Name, df.cfg, df.code, "")
 	if err != nil {
 		return pub, fmt.Errorf("%s: publish %s: %w", svc.Pos("functions."+f.Key), f.Key, err)
 	}
 	pub.New, pub.Changed = v.Number, created
-	settings, err := functionSettings(svc, f)
-	if err != nil {
-		return pub, err
-	}
-	e.invoker.Configure(f.Name, settings)
+	e.invoker.Configure(f.Name, df.settings)
 	if err := e.invoker.Prepare(v); err != nil {
 		return pub, fmt.Errorf("%s: function %s cannot run: %w", svc.Pos("functions."+f.Key+".handler"), f.Key, err)
 	}
-	if ds := f.DeploymentSettings; ds != nil && gradualStage {
-		pub.Alias, pub.Gradual = ds.Alias, true
-		if e.registry.Function(f.Name).Alias(ds.Alias) == nil {
-			// A new alias starts on the version just published; an existing
-			// one stays where deployments left it.
-			if _, err := e.registry.SetAlias(f.Name, ds.Alias, v.Number, 0, 0, nil); err != nil {
-				return pub, fmt.Errorf("create alias %s of %s: %w", ds.Alias, f.Key, err)
-			}
+	if df.alias != "" && e.registry.Function(f.Name).Alias(df.alias) == nil {
+		// A new alias starts where traffic was: on the version that served
+		// before this publish, so that a function that just became gradual
+		// deploys its change gradually; an existing alias stays where
+		// deployments left it.
+		at := pub.Old
+		if at == 0 {
+			at = v.Number
+		}
+		if _, err := e.registry.SetAlias(f.Name, df.alias, at, 0, 0, nil); err != nil {
+			return pub, fmt.Errorf("create alias %s of %s: %w", df.alias, f.Key, err)
 		}
 	}
 	return pub, nil
-}
-
-// functionSettings reads reservedConcurrency, maximumRetryAttempts and maximumEventAge.
-func functionSettings(svc *config.Service, f *config.Function) (invoke.Settings, error) {
-	s := invoke.Settings{ReservedConcurrency: f.ReservedConcurrency}
-	if n, ok, err := rawInt(f.Raw, "maximumRetryAttempts", 0, 2); err != nil {
-		return s, svc.Diag(config.SeverityError, "functions."+f.Key+".maximumRetryAttempts", err.Error(), "use 0, 1 or 2")
-	} else if ok {
-		s.MaximumRetryAttempts = &n
-	}
-	if n, ok, err := rawInt(f.Raw, "maximumEventAge", 60, 21600); err != nil {
-		return s, svc.Diag(config.SeverityError, "functions."+f.Key+".maximumEventAge", err.Error(), "give seconds between 60 and 21600")
-	} else if ok {
-		s.MaximumEventAge = time.Duration(n) * time.Second
-	}
-	return s, nil
-}
-
-func rawInt(raw map[string]any, key string, lo, hi int) (int, bool, error) {
-	v, ok := raw[key]
-	if !ok || v == nil {
-		return 0, false, nil
-	}
-	var n int
-	switch x := v.(type) {
-	case float64:
-		n = int(x)
-		if float64(n) != x {
-			return 0, false, fmt.Errorf("%s must be a whole number, not %v", key, x)
-		}
-	case int:
-		n = x
-	case int64:
-		n = int(x)
-	case json.Number:
-		i, err := x.Int64()
-		if err != nil {
-			return 0, false, fmt.Errorf("%s must be a whole number, not %v", key, x)
-		}
-		n = int(i)
-	default:
-		return 0, false, fmt.Errorf("%s must be a number, not %v", key, v)
-	}
-	if n < lo || n > hi {
-		return 0, false, fmt.Errorf("%s %d is outside %d–%d", key, n, lo, hi)
-	}
-	return n, true, nil
 }
 
 // group is f's deployment group, named as `sluice package` names it.
@@ -255,8 +302,8 @@ func (e *Engine) group(svc *config.Service, f *config.Function, set *alarmSet) (
 		return nil, svc.Diag(config.SeverityError, svc.SettingPath(f, "type"), err.Error(), "")
 	}
 	g := &deploy.Group{
-		Application:  awscfn.DeploymentApplicationName(svc),
-		Name:         awscfn.DeploymentGroupName(svc, f),
+		Application:  svc.DeploymentApplicationName(),
+		Name:         svc.DeploymentGroupName(f),
 		Function:     f.Name,
 		Alias:        ds.Alias,
 		Type:         typ,
@@ -277,9 +324,7 @@ func (e *Engine) group(svc *config.Service, f *config.Function, set *alarmSet) (
 		*h.dst = hf.Name
 	}
 	alarms, diags := set.groupAlarms(svc, f)
-	for _, d := range diags.Warnings() {
-		fmt.Fprintln(e.opts.Out, d.Error())
-	}
+	e.warn(diags)
 	g.Alarms = alarms
 	for i, tc := range ds.TriggerConfigurations {
 		raw, _ := json.Marshal(tc)
@@ -361,13 +406,15 @@ func (e *Engine) startSchedules(list []scheduled) {
 	e.schedules = r
 }
 
-// Reload reads the service definition from disk again and publishes a new
-// version of every function whose code or configuration changed. Functions
-// with a deployment group keep their alias where it is: shifting traffic to
-// the new version is a deployment's job (Deployer). Functions without one
-// are live at once (their routes follow the latest version). Routes,
-// schedules and alarms follow the new definition; deployment groups are
-// those of the start (restart the engine to change them).
+// Reload reads the service definition from disk again, checks all of it,
+// and only then applies it: a new version of every function whose code or
+// configuration changed, and the routes, schedules, alarms and deployment
+// groups of the new definition, removals included. A definition with any
+// error is refused whole and changes nothing. Functions with a deployment
+// group keep their alias where it is: shifting traffic to the new version
+// is a deployment's job (PublishAndDeploy). Functions without one are live
+// at once (their routes follow the latest version). The gateway's CORS and
+// binary media types are those of the start.
 func (e *Engine) Reload() ([]Published, error) {
 	svc, err := e.load()
 	if err != nil {
@@ -378,20 +425,28 @@ func (e *Engine) Reload() ([]Published, error) {
 	if e.closed {
 		return nil, errors.New("the engine is shutting down")
 	}
-	p, err := e.apply(svc)
+	return e.reloadLocked(svc)
+}
+
+// reloadLocked plans svc, then applies it. Called with e.mu held.
+func (e *Engine) reloadLocked(svc *config.Service) ([]Published, error) {
+	d, err := e.plan(svc)
 	if err != nil {
 		return nil, err
 	}
-	e.deployer.SetGroups(p.groups)
+	published, err := e.apply(d)
+	if err != nil {
+		return nil, err
+	}
 	e.svc = svc
-	return p.published, nil
+	return published, nil
 }
 
 // printSummary prints the routes, schedules and what is not emulated.
-func (e *Engine) printSummary(p *plan) {
+func (e *Engine) printSummary(p *desired, published []Published) {
 	out := e.opts.Out
 	fmt.Fprintf(out, "Serving %s (stage %s) — gateway %s, AWS API %s\n", e.svc.Name, e.svc.Stage, e.gatewayURL, e.apiURL)
-	for _, pub := range p.published {
+	for _, pub := range published {
 		note := "version " + fmt.Sprint(pub.New)
 		switch {
 		case pub.Old == 0:
@@ -454,52 +509,23 @@ func describeRouting(rt *registry.Routing) string {
 	return s
 }
 
-// httpAPICORS is provider.httpApi.cors: true for the framework's defaults,
-// or an object overriding them.
+// httpAPICORS is the gateway's CORS for provider.httpApi.cors: the
+// framework's defaults, with what the configuration overrides.
 func httpAPICORS(svc *config.Service) *gateway.CORS {
-	provider, _ := svc.Raw["provider"].(map[string]any)
-	httpAPI, _ := provider["httpApi"].(map[string]any)
-	c := gateway.DefaultHTTPAPICORS
-	switch v := httpAPI["cors"].(type) {
-	case bool:
-		if !v {
-			return nil
-		}
-	case map[string]any:
-		list := func(key string, dst *[]string) {
-			if xs, ok := v[key].([]any); ok {
-				*dst = nil
-				for _, x := range xs {
-					if s, ok := x.(string); ok {
-						*dst = append(*dst, s)
-					}
-				}
-			}
-		}
-		list("allowedOrigins", &c.AllowOrigins)
-		list("allowedHeaders", &c.AllowHeaders)
-		list("allowedMethods", &c.AllowMethods)
-		list("exposedResponseHeaders", &c.ExposeHeaders)
-		c.AllowCredentials, _ = v["allowCredentials"].(bool)
-		if n, ok, _ := rawInt(v, "maxAge", 0, 86400); ok {
-			c.MaxAge = n
-		}
-	default:
+	cfg := svc.Provider.HTTPAPICORS
+	if cfg == nil {
 		return nil
 	}
-	return &c
-}
-
-// binaryMediaTypes is provider.apiGateway.binaryMediaTypes.
-func binaryMediaTypes(svc *config.Service) []string {
-	provider, _ := svc.Raw["provider"].(map[string]any)
-	apigw, _ := provider["apiGateway"].(map[string]any)
-	list, _ := apigw["binaryMediaTypes"].([]any)
-	var out []string
-	for _, v := range list {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
+	c := gateway.DefaultHTTPAPICORS
+	for _, l := range []struct{ src, dst *[]string }{{&cfg.AllowedOrigins, &c.AllowOrigins}, {&cfg.AllowedHeaders, &c.AllowHeaders},
+		{&cfg.AllowedMethods, &c.AllowMethods}, {&cfg.ExposedResponseHeaders, &c.ExposeHeaders}} {
+		if *l.src != nil {
+			*l.dst = *l.src
 		}
 	}
-	return out
+	c.AllowCredentials = cfg.AllowCredentials
+	if cfg.MaxAge != nil {
+		c.MaxAge = *cfg.MaxAge
+	}
+	return &c
 }

@@ -98,24 +98,41 @@ func New(opts Options) *Gateway {
 // SetRoutes replaces the route table at once: requests already matched
 // finish on the old routes, later ones see the new.
 func (g *Gateway) SetRoutes(routes []Route) error {
+	for i := range routes {
+		if routes[i].Target == nil {
+			return errors.New("route " + routes[i].RouteKey() + " has no target")
+		}
+	}
+	t, err := compileTables(routes)
+	if err != nil {
+		return err
+	}
+	g.tables.Store(t)
+	return nil
+}
+
+// CheckRoutes reports what SetRoutes would refuse in routes (conflicting
+// or malformed routes), targets aside, without changing what is served.
+func CheckRoutes(routes []Route) error {
+	_, err := compileTables(routes)
+	return err
+}
+
+func compileTables(routes []Route) (*tables, error) {
 	ptrs := make([]*Route, len(routes))
 	for i := range routes {
 		r := routes[i]
-		if r.Target == nil {
-			return errors.New("route " + r.RouteKey() + " has no target")
-		}
 		ptrs[i] = &r
 	}
 	rest, err := compile(REST, ptrs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	httpAPI, err := compile(HTTPAPI, ptrs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	g.tables.Store(&tables{rest: rest, httpAPI: httpAPI, all: append([]Route(nil), routes...)})
-	return nil
+	return &tables{rest: rest, httpAPI: httpAPI, all: append([]Route(nil), routes...)}, nil
 }
 
 // Routes returns the routes being served.

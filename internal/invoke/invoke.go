@@ -350,19 +350,17 @@ func (iv *Invoker) Prepare(v *registry.Version) error {
 	return err
 }
 
-// poolFor returns v's pool, creating it on first use.
-func (iv *Invoker) poolFor(v *registry.Version) (*versionPool, error) {
-	if p, ok := iv.pools.Load(v); ok {
-		return p.(*versionPool), nil
-	}
-	iv.poolMu.Lock()
-	defer iv.poolMu.Unlock()
-	if p, ok := iv.pools.Load(v); ok {
-		return p.(*versionPool), nil
-	}
-	if iv.closed.Load() {
-		return nil, ErrClosed
-	}
+// Check runs the checks Prepare runs (runtime, handler path, environment)
+// on code not yet published ($LATEST): cfg over the code in codeDir.
+// Nothing is created.
+func (iv *Invoker) Check(function string, cfg registry.Config, codeDir string) error {
+	_, err := iv.newPool(&registry.Version{Function: function, Config: cfg, CodeDir: codeDir}, nil)
+	return err
+}
+
+// newPool makes v's pool, whose processes share the function's limiter
+// lim; no process starts.
+func (iv *Invoker) newPool(v *registry.Version, lim *runtime.Limiter) (*runtime.Pool, error) {
 	env := make(map[string]string, len(iv.opts.Environment)+len(v.Config.Environment))
 	for k, val := range iv.opts.Environment {
 		env[k] = val
@@ -370,10 +368,13 @@ func (iv *Invoker) poolFor(v *registry.Version) (*versionPool, error) {
 	for k, val := range v.Config.Environment {
 		env[k] = val
 	}
-	lim := iv.limiter(v.Function)
-	pool, err := runtime.NewPool(runtime.Spec{
+	version := v.Qualifier()
+	if v.Number == 0 {
+		version = registry.Latest // not published yet
+	}
+	return runtime.NewPool(runtime.Spec{
 		Function:    v.Function,
-		Version:     v.Qualifier(),
+		Version:     version,
 		Runtime:     v.Config.Runtime,
 		Handler:     v.Config.Handler,
 		CodeDir:     v.CodeDir,
@@ -391,6 +392,23 @@ func (iv *Invoker) poolFor(v *registry.Version) (*versionPool, error) {
 		StopGrace:   iv.opts.StopGrace,
 		Logger:      iv.log,
 	})
+}
+
+// poolFor returns v's pool, creating it on first use.
+func (iv *Invoker) poolFor(v *registry.Version) (*versionPool, error) {
+	if p, ok := iv.pools.Load(v); ok {
+		return p.(*versionPool), nil
+	}
+	iv.poolMu.Lock()
+	defer iv.poolMu.Unlock()
+	if p, ok := iv.pools.Load(v); ok {
+		return p.(*versionPool), nil
+	}
+	if iv.closed.Load() {
+		return nil, ErrClosed
+	}
+	lim := iv.limiter(v.Function)
+	pool, err := iv.newPool(v, lim)
 	if err != nil {
 		return nil, err
 	}

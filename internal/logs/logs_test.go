@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -321,4 +322,35 @@ func BenchmarkAppend(b *testing.B) {
 			w.Append(now, msg)
 		}
 	})
+}
+
+func TestLogsArePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Create(GroupName("fn"), "2026/01/01/[1]abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", p, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -63,8 +63,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("logs: no directory given; pass the directory to keep logs in, e.g. .sluice/logs")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Functions log what they handle (tokens, personal data): the logs are
+	// their owner's only, as the rest of the state.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("logs: create log directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("logs: make the log directory %s private: %w", dir, err)
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 100 * time.Millisecond

@@ -32,10 +32,10 @@ func (s *Store) Create(group, stream string) (*Writer, error) {
 	if err := validName("log stream", stream); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.groupDir(group), 0o755); err != nil {
+	if err := os.MkdirAll(s.groupDir(group), 0o700); err != nil {
 		return nil, fmt.Errorf("logs: create log group %s: %w", group, err)
 	}
-	f, err := os.OpenFile(s.streamPath(group, stream), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(s.streamPath(group, stream), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("logs: create log stream %s in %s: %w", stream, group, err)
 	}

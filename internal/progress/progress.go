@@ -1,21 +1,20 @@
-// Package progress shows deployments as they happen — progress bars on a
-// terminal, plain lines in logs, JSON for tools — and turns their ends into
-// an exit code. The CLI and the demo both use it.
+// Package progress shows deployments as they happen — progress bars cut to
+// the terminal's width, plain lines in logs, JSON or YAML records for
+// tools — and turns their ends into an exit code. The CLI and the demo
+// both use it.
 package progress
 
 import (
 	"context"
-	"errors"
-	"os"
-
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/mattn/go-isatty"
 	"io"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 )
@@ -27,33 +26,75 @@ const (
 	ExitStranded   = 3 // one failed or was stopped and traffic was not moved back
 )
 
-// Mode is how progress is shown.
-type Mode int
-
-const (
-	TTY   Mode = iota // progress bars redrawn in place
-	Plain             // one line per change, for logs and pipes
-	JSON              // one JSON object per change
-)
+// Config tunes a Tracker.
+type Config struct {
+	Display  Display
+	Timeline Timeline         // the engine's clock to wall time (nil: as recorded)
+	Now      func() time.Time // stamps records (nil: time.Now)
+}
 
 // Tracker follows deployments to their end and shows their progress.
 type Tracker struct {
-	out  io.Writer
-	mode Mode
+	out io.Writer
+	cfg Config
 
-	mu     sync.Mutex
-	order  []string
-	latest map[string]deploy.Deployment
-	lines  map[string]string // last plain line per deployment
-	drawn  int               // lines drawn last time (TTY)
-	early  map[string]deploy.Deployment
-	// changed is signalled on every change, for waiters.
-	changed chan struct{}
+	mu        sync.Mutex
+	published []string // deployments started by the changes shown
+	order     []string
+	latest  map[string]deploy.Deployment
+	shown   map[string]string // what was last shown per deployment, to skip repeats
+	drawn   int               // lines drawn last time (TTY)
+	early   map[string]deploy.Deployment
+	changed chan struct{} // signalled on every change, for waiters
 }
 
+// NewTracker is New with only a mode.
 func NewTracker(out io.Writer, mode Mode) *Tracker {
-	return &Tracker{out: out, mode: mode, latest: map[string]deploy.Deployment{}, lines: map[string]string{},
+	return New(out, Config{Display: Display{Mode: mode}})
+}
+
+// New returns a tracker that shows progress on out.
+func New(out io.Writer, cfg Config) *Tracker {
+	if cfg.Timeline == nil {
+		cfg.Timeline = identity{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Tracker{out: out, cfg: cfg, latest: map[string]deploy.Deployment{}, shown: map[string]string{},
 		early: map[string]deploy.Deployment{}, changed: make(chan struct{}, 1)}
+}
+
+// Change is one function's new version, as `sluice deploy` published it.
+type Change struct {
+	Function     string `json:"function"`
+	FromVersion  int    `json:"fromVersion"`
+	ToVersion    int    `json:"toVersion"`
+	DeploymentID string `json:"deploymentId,omitempty"`
+	AtOnce       bool   `json:"switchedAtOnce,omitempty"` // no deploymentSettings: serves all traffic now
+	Error        string `json:"error,omitempty"`          // published but not deployed
+}
+
+// Published shows a published version: its deployment, or that it
+// switched at once, or why it was not deployed.
+func (t *Tracker) Published(c Change) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.DeploymentID != "" {
+		t.published = append(t.published, c.DeploymentID)
+	}
+	if t.structured() {
+		t.emit("published", c)
+		return
+	}
+	switch {
+	case c.Error != "":
+		fmt.Fprintf(t.out, "%s: version %d published, but not deployed: %s\n", c.Function, c.ToVersion, c.Error)
+	case c.AtOnce:
+		fmt.Fprintf(t.out, "%s: version %d → %d, switched at once\n", c.Function, c.FromVersion, c.ToVersion)
+	default:
+		fmt.Fprintf(t.out, "%s: version %d → %d, deployment %s\n", c.Function, c.FromVersion, c.ToVersion, c.DeploymentID)
+	}
 }
 
 // Track starts following a deployment (updates seen before are replayed).
@@ -88,12 +129,24 @@ func (t *Tracker) Update(d deploy.Deployment) {
 func (t *Tracker) Done() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return len(t.pendingLocked()) == 0
+}
+
+// Pending lists the tracked deployments that have not ended.
+func (t *Tracker) Pending() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pendingLocked()
+}
+
+func (t *Tracker) pendingLocked() []string {
+	var ids []string
 	for _, id := range t.order {
 		if !t.latest[id].Status.Done() {
-			return false
+			ids = append(ids, id)
 		}
 	}
-	return true
+	return ids
 }
 
 // ExitCode is the result of the tracked deployments.
@@ -117,147 +170,146 @@ func ResultCode(d deploy.Deployment) int {
 	return ExitStranded
 }
 
+func (t *Tracker) structured() bool { return t.cfg.Display.Mode == JSON || t.cfg.Display.Mode == YAML }
+
 func (t *Tracker) renderLocked(id string) {
 	select {
 	case t.changed <- struct{}{}:
 	default:
 	}
 	d := t.latest[id]
-	switch t.mode {
-	case JSON:
-		b, _ := json.Marshal(progressRecord(d))
-		fmt.Fprintln(t.out, string(b))
+	switch t.cfg.Display.Mode {
+	case JSON, YAML:
+		v := View(d, t.cfg.Timeline)
+		key, _ := json.Marshal(v)
+		if t.shown[id] != string(key) {
+			t.shown[id] = string(key)
+			t.emit("deployment", v)
+		}
 	case Plain:
-		line := Describe(d, false)
-		if t.lines[id] != line {
-			t.lines[id] = line
-			fmt.Fprintln(t.out, line)
+		line := describe(d, false, false)
+		if t.shown[id] != line {
+			t.shown[id] = line
+			fmt.Fprintln(t.out, paint(line, d, t.cfg.Display.Color))
 		}
 	case TTY:
-		// Move up over the block drawn last time and draw it again.
+		// Move up over the block drawn last time and draw it again, each
+		// line cut to the width so none wraps and leaves leftovers.
 		if t.drawn > 0 {
 			fmt.Fprintf(t.out, "\x1b[%dA", t.drawn)
 		}
+		width := 80
+		if t.cfg.Display.Width != nil {
+			width = t.cfg.Display.Width()
+		}
 		for _, id := range t.order {
-			fmt.Fprintf(t.out, "\x1b[2K%s\n", Describe(t.latest[id], true))
+			d := t.latest[id]
+			fmt.Fprintf(t.out, "\x1b[2K%s\n", paint(Cut(describe(d, true, false), width-1), d, t.cfg.Display.Color))
 		}
 		t.drawn = len(t.order)
 	}
 }
 
-// progressRecord is one line of `--output json` progress.
-func progressRecord(d deploy.Deployment) map[string]any {
-	rec := map[string]any{
-		"deploymentId": d.ID, "function": d.Target.FunctionName, "alias": d.Target.FunctionAlias,
-		"status": d.Status, "currentVersion": d.Target.CurrentVersion, "targetVersion": d.Target.TargetVersion,
-		"targetVersionWeight": d.Target.TargetVersionWeight, "lifecycleEvent": Phase(d),
+// emit writes one record: an object with its time and kind, then body's
+// fields. JSON records are one per line; YAML ones are documents.
+func (t *Tracker) emit(kind string, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return
 	}
-	if d.ErrorInformation != nil {
-		rec["error"] = d.ErrorInformation
+	var fields map[string]json.RawMessage
+	json.Unmarshal(b, &fields)
+	head, _ := json.Marshal(struct {
+		Time   string `json:"time"`
+		Record string `json:"record"`
+	}{t.cfg.Now().UTC().Format(time.RFC3339Nano), kind})
+	rec := head
+	if len(fields) > 0 {
+		rec = append(head[:len(head)-1], ',')
+		rec = append(rec, b[1:]...)
 	}
-	if d.RollbackInfo != nil {
-		rec["rollbackInfo"] = d.RollbackInfo
+	if t.cfg.Display.Mode == YAML {
+		y, err := yaml.JSONToYAML(rec)
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(t.out, "---\n%s", y)
+		return
 	}
-	if d.RollbackReaction > 0 {
-		rec["rollbackReactionMillis"] = float64(d.RollbackReaction.Microseconds()) / 1000
-	}
-	return rec
+	fmt.Fprintln(t.out, string(rec))
 }
 
-// Phase is the lifecycle event in progress, or the last one reached.
-func Phase(d deploy.Deployment) string {
-	last := ""
-	for _, e := range d.LifecycleEvents {
-		switch e.Status {
-		case deploy.EventInProgress:
-			return e.Name
-		case deploy.EventSucceeded, deploy.EventFailed:
-			last = e.Name
-		}
-	}
-	return last
+// Result is the last record of a wait.
+type Result struct {
+	ExitCode    int      `json:"exitCode"`
+	Result      string   `json:"result"` // succeeded, rolledBack, stranded, failed, stoppedWaiting; without a wait: started, unchanged
+	Deployments []string `json:"deployments"`
+	Pending     []string `json:"pending,omitempty"` // deployments that go on after the wait stopped
+	Message     string   `json:"message,omitempty"`
 }
 
-// Describe is a deployment's one-line progress.
-func Describe(d deploy.Deployment, bar bool) string {
-	name := fmt.Sprintf("%-24s", d.Target.FunctionName+":"+d.Target.FunctionAlias)
-	w := d.Target.TargetVersionWeight
-	cur, tgt := "v"+strconv.Itoa(d.Target.CurrentVersion), "v"+strconv.Itoa(d.Target.TargetVersion)
-	switch d.Status {
-	case deploy.StatusSucceeded:
-		return fmt.Sprintf("%s ✔ %s serves all traffic (%s, %s)", name, tgt, d.ID, d.DeploymentConfigName)
-	case deploy.StatusFailed, deploy.StatusStopped:
-		reason := ""
-		if d.ErrorInformation != nil {
-			reason = strings.TrimSuffix(d.ErrorInformation.Message, ".")
-		}
-		var after string
-		switch {
-		case d.RolledBack():
-			after = fmt.Sprintf("traffic rolled back to %s", cur)
-			if d.RollbackReaction > 0 {
-				after += fmt.Sprintf(" %s after the alarm", roundDuration(d.RollbackReaction))
+// End ends a display that did not wait: result is started (deployments
+// go on) or unchanged (nothing to deploy). Only json and yaml show it.
+func (t *Tracker) End(code int, result string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.structured() {
+		t.emit("result", Result{ExitCode: code, Result: result, Deployments: append([]string{}, t.published...)})
+	}
+}
+
+// Finish ends the display: the result record in json and yaml; in text,
+// each failed deployment's full reason, once (progress lines are cut).
+func (t *Tracker) Finish(code int, waitErr error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.structured() {
+		ids := append([]string{}, t.published...)
+		for _, id := range t.order {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
 			}
-		case d.StepReached == 0:
-			after = fmt.Sprintf("no traffic had moved: %s still serves all of it", cur)
+		}
+		r := Result{ExitCode: code, Deployments: ids, Pending: t.pendingLocked()}
+		switch {
+		case errors.Is(waitErr, ErrStoppedWaiting):
+			r.Result = "stoppedWaiting"
+		case waitErr != nil || code == 1:
+			r.Result = "failed"
+		case code == ExitSucceeded:
+			r.Result = "succeeded"
+		case code == ExitRolledBack:
+			r.Result = "rolledBack"
 		default:
-			after = fmt.Sprintf("traffic NOT rolled back: %s %.0f%%, %s %.0f%% (`sluice rollback %s`)", cur, (1-w)*100, tgt, w*100, d.Target.FunctionName)
+			r.Result = "stranded"
 		}
-		return fmt.Sprintf("%s ✘ %s (%s): %s; %s", name, d.Status, d.ID, reason, after)
+		if waitErr != nil {
+			r.Message = waitErr.Error()
+		}
+		t.emit("result", r)
+		return
 	}
-	status := Phase(d)
-	if status == "" {
-		status = string(d.Status)
-	}
-	for _, e := range d.LifecycleEvents {
-		if e.Status == deploy.EventInProgress && e.Hook != "" {
-			status += " (hook " + e.Hook + ")"
+	for _, id := range t.order {
+		if d := t.latest[id]; d.ErrorInformation != nil && d.Status.Done() {
+			fmt.Fprintf(t.out, "%s %s: %s\n", paintMark("✘", t.cfg.Display.Color), id, d.ErrorInformation.Message)
 		}
 	}
-	steps := fmt.Sprintf("step %d/%d", d.StepReached, len(d.Steps))
-	if !bar {
-		return fmt.Sprintf("%s %s → %s: %3.0f%% of traffic, %s, %s (%s)", name, cur, tgt, w*100, steps, status, d.ID)
-	}
-	const width = 20
-	filled := int(w*width + 0.5)
-	return fmt.Sprintf("%s [%s%s] %3.0f%% %s → %s  %s  %s", name, strings.Repeat("█", filled), strings.Repeat("░", width-filled), w*100, cur, tgt, steps, status)
-}
-
-func roundDuration(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(10 * time.Microsecond).String()
-	}
-	return d.Round(time.Millisecond).String()
-}
-
-// ModeFor picks how progress is shown: json when asked, bars on a
-// terminal, plain lines otherwise.
-func ModeFor(output string, w io.Writer) (Mode, error) {
-	switch output {
-	case "json":
-		return JSON, nil
-	case "", "text":
-		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-			return TTY, nil
-		}
-		return Plain, nil
-	}
-	return 0, fmt.Errorf("--output %q: use text or json", output)
 }
 
 // ErrStoppedWaiting says the wait ended before the deployments did.
-var ErrStoppedWaiting = errors.New("stopped waiting; the deployments go on: follow them with `sluice status`, stop one with `sluice stop <id>`")
+var ErrStoppedWaiting = errors.New("stopped waiting")
 
 // Wait blocks until every tracked deployment has ended and returns their
-// exit code. It fails when ctx ends first, or when watchErr (the watch
-// feeding Update) reports that the watch stopped.
+// exit code. When ctx ends first it returns ErrStoppedWaiting (the
+// deployments go on); when watchErr (the watch feeding Update) reports
+// that the watch stopped, that error.
 func (t *Tracker) Wait(ctx context.Context, watchErr <-chan error) (int, error) {
 	for !t.Done() {
 		select {
 		case err := <-watchErr:
+			if ctx.Err() != nil {
+				return 0, ErrStoppedWaiting // the watch ended with the wait
+			}
 			if err == nil {
 				err = errors.New("stopped watching before the deployments ended")
 			}

@@ -3,6 +3,7 @@ package progress
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -56,10 +57,17 @@ func TestPlainLinesOnlyOnChangeAndWaitEndsWithTheResult(t *testing.T) {
 		t.Fatalf("Wait = %d, %v; want %d", code, err, ExitStranded)
 	}
 	last := out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]
-	for _, want := range []string{"✘ Stopped", "stopped by request;", "NOT rolled back", "v1 90%", "v2 10%", "sluice rollback svc-dev-api"} {
+	for _, want := range []string{"✘ Stopped", "NOT rolled back", "v1 90%", "v2 10%", "sluice rollback svc-dev-api"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the last line lacks %q: %s", want, last)
 		}
+	}
+	if strings.Contains(out.String(), "stopped by request") {
+		t.Errorf("the reason was printed before the end:\n%s", out.String())
+	}
+	tr.Finish(code, nil)
+	if n := strings.Count(out.String(), "The deployment was stopped by request."); n != 1 {
+		t.Errorf("the full reason is printed %d times, want once at the end:\n%s", n, out.String())
 	}
 }
 
@@ -71,7 +79,8 @@ func TestJSONRecords(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out.String())), &rec); err != nil {
 		t.Fatalf("not one JSON object per line: %v\n%s", err, out.String())
 	}
-	if rec["deploymentId"] != "d-TEST00001" || rec["targetVersionWeight"] != 0.1 || rec["lifecycleEvent"] != deploy.EventAllowTraffic {
+	if rec["deploymentId"] != "d-TEST00001" || rec["weight"] != 0.1 || rec["lifecycleEvent"] != deploy.EventAllowTraffic ||
+		rec["record"] != "deployment" || rec["time"] == nil {
 		t.Fatalf("record %v", rec)
 	}
 }
@@ -81,7 +90,7 @@ func TestWaitGivesUpWhenTheContextEnds(t *testing.T) {
 	tr.Track(deployment(deploy.StatusInProgress, 1, 0.1))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := tr.Wait(ctx, nil); err != ErrStoppedWaiting {
+	if _, err := tr.Wait(ctx, nil); !errors.Is(err, ErrStoppedWaiting) {
 		t.Fatalf("Wait after cancel: %v", err)
 	}
 }

@@ -234,7 +234,12 @@ type Code struct {
 // Snapshot stores srcDir's current content as Code. Snapshot once and
 // publish it for each function, rather than snapshotting per function.
 func (r *Registry) Snapshot(srcDir string) (Code, error) {
-	t, err := r.code.snapshot(srcDir)
+	return r.SnapshotWith(srcDir, SnapshotOptions{})
+}
+
+// SnapshotWith stores the files of srcDir that opts select as Code.
+func (r *Registry) SnapshotWith(srcDir string, opts SnapshotOptions) (Code, error) {
+	t, err := r.code.snapshot(srcDir, opts)
 	if err != nil {
 		return Code{}, fmt.Errorf("snapshot %s: %w", srcDir, err)
 	}

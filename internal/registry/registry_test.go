@@ -2,8 +2,10 @@ package registry_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,4 +290,73 @@ func BenchmarkRoutingPick(b *testing.B) {
 			}
 		}
 	})
+}
+
+// prefixFilter leaves out files and directories under skip.
+type prefixFilter struct{ skip string }
+
+func (p prefixFilter) Include(rel string) bool { return !strings.HasPrefix(rel, p.skip+"/") }
+func (p prefixFilter) Prune(rel string) bool   { return rel == p.skip }
+
+func TestSnapshotHonoursTheFilterAndReportsProgress(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < 11; i++ {
+		f.write(fmt.Sprintf("node_modules/.cache/f%d", i), "x")
+	}
+	f.write("node_modules/lib/index.js", "module.exports = 1")
+	var reports []registry.SnapshotProgress
+	code, err := f.reg.SnapshotWith(f.src, registry.SnapshotOptions{Filter: prefixFilter{"node_modules/.cache"},
+		Progress: func(p registry.SnapshotProgress) { reports = append(reports, p) }, ProgressEvery: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(code.Dir, "node_modules", ".cache")); !os.IsNotExist(err) {
+		t.Fatalf("a filtered directory was snapshotted: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(code.Dir, "node_modules", "lib", "index.js")); err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 || !reports[0].Done || reports[0].Files != 2 {
+		t.Fatalf("progress reports = %+v, want one final report of 2 files", reports)
+	}
+	all, err := f.reg.SnapshotWith(f.src, registry.SnapshotOptions{Progress: func(p registry.SnapshotProgress) { reports = append(reports, p) }, ProgressEvery: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.SHA256 == code.SHA256 || len(reports) != 3 || reports[1].Done || reports[1].Files != 10 {
+		t.Fatalf("unfiltered snapshot: same sha %v, reports %+v", all.SHA256 == code.SHA256, reports)
+	}
+}
+
+func TestSnapshotRefusesAHandlerLinkedFromOutside(t *testing.T) {
+	f := newFixture(t)
+	outside := filepath.Join(t.TempDir(), "evil.js")
+	os.WriteFile(outside, []byte("exports.main = async () => 'outside'"), 0o644)
+	if err := os.Symlink(outside, filepath.Join(f.src, "evil.js")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.reg.SnapshotWith(f.src, registry.SnapshotOptions{Confined: []string{"evil", "evil.js"}})
+	if err == nil || !strings.Contains(err.Error(), "handler file evil.js is a link to") {
+		t.Fatalf("SnapshotWith = %v, want the linked handler refused", err)
+	}
+	// A dependency may link out; only the handler is confined.
+	if _, err := f.reg.SnapshotWith(f.src, registry.SnapshotOptions{Confined: []string{"handler.js"}}); err != nil {
+		t.Fatalf("a link that is not a handler was refused: %v", err)
+	}
+}
+
+func TestSnapshotNeverFollowsALinkToTheRoot(t *testing.T) {
+	f := newFixture(t)
+	if err := os.Symlink("/", filepath.Join(f.src, "rootfs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(f.src, "null")); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := f.publish(cfg)
+	for _, name := range []string{"rootfs", "null"} {
+		if _, err := os.Lstat(filepath.Join(v.CodeDir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s was copied into the snapshot: %v", name, err)
+		}
+	}
 }

@@ -41,10 +41,47 @@ type treeEntry struct {
 	blob string // blob name: sha256, plus "x" when executable
 }
 
+// Filter decides which files of a service directory are code (see
+// internal/bundle): Include for a file, Prune for a directory none of whose
+// files can be included. Paths are slash-separated, relative to the root.
+type Filter interface {
+	Include(rel string) bool
+	Prune(relDir string) bool
+}
+
+// SnapshotOptions shape a snapshot.
+type SnapshotOptions struct {
+	// Filter picks the files; nil takes every file.
+	Filter Filter
+	// Confined are paths (relative, slash-separated) that must not resolve
+	// outside the service directory through a symbolic link: the handler
+	// files. Dependencies may link elsewhere; entry points may not.
+	Confined []string
+	// Progress, when set, is told how a snapshot goes every ProgressEvery
+	// files (default DefaultProgressEvery), and once at the end.
+	Progress      func(SnapshotProgress)
+	ProgressEvery int
+}
+
+// DefaultProgressEvery is how many files pass between progress reports.
+const DefaultProgressEvery = 5000
+
+// SnapshotProgress is how far a snapshot has come.
+type SnapshotProgress struct {
+	Files int
+	Bytes int64
+	// Stored counts the files whose content was new to the store.
+	Stored int
+	Done   bool
+}
+
 // snapshot stores srcDir's current content and returns its tree.
-func (c *codeStore) snapshot(srcDir string) (tree, error) {
+func (c *codeStore) snapshot(srcDir string, opts SnapshotOptions) (tree, error) {
 	srcDir, err := filepath.Abs(srcDir)
 	if err != nil {
+		return tree{}, err
+	}
+	if err := checkConfined(srcDir, opts.Confined); err != nil {
 		return tree{}, err
 	}
 	absStore, _ := filepath.Abs(c.dir)
@@ -54,7 +91,12 @@ func (c *codeStore) snapshot(srcDir string) (tree, error) {
 	}
 	var entries []treeEntry
 	var fresh []store.FileHashRecord
-	err = walkCode(srcDir, func(path, rel string, info fs.FileInfo) error {
+	var progress SnapshotProgress
+	every := opts.ProgressEvery
+	if every <= 0 {
+		every = DefaultProgressEvery
+	}
+	err = walkCode(srcDir, opts.Filter, func(path, rel string, info fs.FileInfo) error {
 		exec := info.Mode()&0o111 != 0
 		suffix := ""
 		if exec {
@@ -74,10 +116,20 @@ func (c *codeStore) snapshot(srcDir string) (tree, error) {
 			fresh = append(fresh, store.FileHashRecord{Path: path, Size: info.Size(), MtimeNS: mtime, SHA256: sum})
 		}
 		entries = append(entries, treeEntry{rel: rel, exec: exec, blob: sum + suffix})
+		progress.Files++
+		progress.Bytes += info.Size()
+		if opts.Progress != nil && progress.Files%every == 0 {
+			progress.Stored = len(fresh)
+			opts.Progress(progress)
+		}
 		return nil
 	}, absStore)
 	if err != nil {
 		return tree{}, err
+	}
+	if opts.Progress != nil {
+		progress.Stored, progress.Done = len(fresh), true
+		opts.Progress(progress)
 	}
 	if len(fresh) > 0 {
 		if err := c.db.PutFileHashes(fresh); err != nil {
@@ -123,13 +175,37 @@ func (c *codeStore) snapshot(srcDir string) (tree, error) {
 	return t, nil
 }
 
-// walkCode calls fn for every regular file below root, with its path
-// relative to root. Symbolic links are followed, to files and directories
-// alike (a linked node_modules is code too, and the framework packages
-// what links point at), each real directory at most once per branch so a
-// link cycle ends. Version control, build output and sluice's own state
-// (skipDirs, and the code store at storeDir) are left out.
-func walkCode(root string, fn func(path, rel string, info fs.FileInfo) error, storeDir string) error {
+// checkConfined refuses paths below root that a symbolic link resolves to
+// somewhere outside it (missing paths are the runtime's to report).
+func checkConfined(root string, rels []string) error {
+	if len(rels) == 0 {
+		return nil
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	for _, rel := range rels {
+		real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			continue
+		}
+		if real != realRoot && !strings.HasPrefix(real, realRoot+string(filepath.Separator)) {
+			return fmt.Errorf("handler file %s is a link to %s, outside the service directory %s: a handler must be the service's own file (replace the link with the file, or move the handler into the service)", rel, real, realRoot)
+		}
+	}
+	return nil
+}
+
+// walkCode calls fn for every regular file below root that filter includes
+// (nil: all), with its path relative to root. Symbolic links are followed,
+// to files and directories alike (a linked node_modules is code too, and
+// the framework packages what links point at), each real directory at most
+// once per branch so a link cycle ends; a link to / is never followed, and
+// devices, sockets and pipes are not code. Version control, build output
+// and sluice's own state (skipDirs, and the code store at storeDir) are
+// left out.
+func walkCode(root string, filter Filter, fn func(path, rel string, info fs.FileInfo) error, storeDir string) error {
 	if real, err := filepath.EvalSymlinks(storeDir); err == nil {
 		storeDir = real
 	}
@@ -139,8 +215,8 @@ func walkCode(root string, fn func(path, rel string, info fs.FileInfo) error, st
 		if err != nil {
 			return err
 		}
-		if ancestors[real] || real == storeDir {
-			return nil // a link back up the tree, or the store itself
+		if ancestors[real] || real == storeDir || real == "/" {
+			return nil // a link back up the tree, the store itself, or the whole machine
 		}
 		ancestors[real] = true
 		defer delete(ancestors, real)
@@ -160,13 +236,16 @@ func walkCode(root string, fn func(path, rel string, info fs.FileInfo) error, st
 			}
 			switch {
 			case info.IsDir():
-				if skipDirs[e.Name()] {
+				if skipDirs[e.Name()] || filter != nil && filter.Prune(childRel) {
 					continue
 				}
 				if err := walk(path, childRel, ancestors); err != nil {
 					return err
 				}
 			case info.Mode().IsRegular():
+				if filter != nil && !filter.Include(childRel) {
+					continue
+				}
 				if err := fn(path, childRel, info); err != nil {
 					return err
 				}

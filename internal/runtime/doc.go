@@ -11,9 +11,10 @@
 //	…
 //	pool.Close(ctx) // drains in-flight invocations, then stops the processes
 //
-// Each environment is one process plus its own Runtime API endpoint on
-// 127.0.0.1 (AWS_LAMBDA_RUNTIME_API), serving one invocation at a time and
-// reused while warm. Node.js (nodejs*) and Python (python3.*) functions run
+// Each environment is one process plus its own Runtime API endpoint
+// (AWS_LAMBDA_RUNTIME_API: a private Unix socket for sluice's bootstraps,
+// 127.0.0.1:port for custom runtimes) that answers only the environment's
+// own process group, serving one invocation at a time and reused while warm. Node.js (nodejs*) and Python (python3.*) functions run
 // under bootstraps written by sluice (embedded, see bootstraps/); custom
 // runtimes (provided, provided.al2, provided.al2023) run the code
 // directory's ./bootstrap, e.g. a Go program built with aws-lambda-go.

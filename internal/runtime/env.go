@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,16 +20,24 @@ import (
 // env is one execution environment: one function process and the Runtime
 // API endpoint that only it talks to. It runs one invocation at a time.
 //
-// Each environment has its own listener on 127.0.0.1 because every runtime
-// client builds its URLs as "http://"+AWS_LAMBDA_RUNTIME_API+"/2018-06-01/…":
-// the host:port is the only thing that can tell environments apart.
+// Each environment has its own endpoint. sluice's own Node.js and Python
+// bootstraps reach it over a Unix socket in a directory only this user can
+// enter (mode 0700, the socket 0600): no other user can connect, and it
+// saves the loopback TCP work on every invocation. Custom runtimes build
+// their URLs as "http://"+AWS_LAMBDA_RUNTIME_API+"/2018-06-01/…", so they get
+// a listener on 127.0.0.1. On both, a connection is accepted only from the
+// environment's own process group (see peerInGroup): any other local process
+// that finds the endpoint is turned away before it can ask for an event.
 type env struct {
-	pool   *Pool
-	stream string
-	pid    int
-	cmd    *exec.Cmd
-	srv    *http.Server
-	mem    *memStat
+	pool    *Pool
+	stream  string
+	pid     int
+	cmd     *exec.Cmd
+	ln      net.Listener
+	sockDir string // the Unix socket's private directory ("" for TCP)
+	srv     *http.Server
+	refused atomic.Int64 // connections from outside the environment's process group
+	mem     *memStat
 
 	out  *output // the function's stdout+stderr and sluice's platform lines
 	line []byte  // the invoking goroutine's buffer for platform lines
@@ -76,11 +85,13 @@ var discardLogger = log.New(io.Discard, "", 0)
 // could not be executed) it also returns e, for the caller to log the
 // failure and stop it; on other errors nothing is left running.
 func (p *Pool) startEnv() (*env, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, sockDir, err := p.listen()
 	if err != nil {
 		return nil, fmt.Errorf("listen for the Runtime API: %w", err)
 	}
 	e := &env{
+		ln:         ln,
+		sockDir:    sockDir,
 		pool:       p,
 		stream:     logs.StreamName(p.clock.Now(), p.spec.Version),
 		conns:      make(chan *rconn, 1),
@@ -95,26 +106,25 @@ func (p *Pool) startEnv() (*env, error) {
 	// stdout and stderr share one pipe, as on Lambda.
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		ln.Close()
+		e.closeEndpoint()
 		return nil, fmt.Errorf("create output pipe: %w", err)
 	}
 	defer pw.Close() // the child has its own copy; EOF comes when it (and its children) exit
 	var lw *logs.Writer
 	if p.opts.Logs != nil {
 		if lw, err = p.opts.Logs.Create(p.spec.LogGroup, e.stream); err != nil {
-			ln.Close()
+			e.closeEndpoint()
 			pr.Close()
 			return nil, err
 		}
 	}
 	if e.out, err = newOutput(pr, lw, p.clock); err != nil {
-		ln.Close()
+		e.closeEndpoint()
 		pr.Close()
 		return nil, fmt.Errorf("read output pipe: %w", err)
 	}
 
 	e.srv = &http.Server{Handler: e, ErrorLog: discardLogger}
-	go e.srv.Serve(ln)
 
 	env := make([]string, len(p.env), len(p.env)+2)
 	copy(env, p.env)
@@ -134,8 +144,67 @@ func (p *Pool) startEnv() (*env, error) {
 	}
 	e.pid = e.cmd.Process.Pid
 	e.mem = openMemStat(e.pid)
+	// Serve only now that the process group is known: a connection made
+	// before waits in the listen queue, then is checked like any other.
+	go e.srv.Serve(&groupListener{Listener: ln, pgid: e.pid, refused: &e.refused})
 	go e.wait()
 	return e, nil
+}
+
+// listen opens an environment's Runtime API endpoint: a Unix socket for
+// sluice's bootstraps, 127.0.0.1 for custom runtimes.
+func (p *Pool) listen() (ln net.Listener, sockDir string, err error) {
+	if !p.unixSocket {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		return ln, "", err
+	}
+	// os.MkdirTemp makes the directory 0700. It is kept short (a socket
+	// path has at most 107 bytes), hence the system temp dir.
+	sockDir, err = os.MkdirTemp("", "sluice-env-")
+	if err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(sockDir, "runtime.sock")
+	if ln, err = net.Listen("unix", path); err == nil {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		os.RemoveAll(sockDir)
+		return nil, "", err
+	}
+	return ln, sockDir, nil
+}
+
+// closeEndpoint closes the Runtime API listener and removes its socket.
+func (e *env) closeEndpoint() {
+	e.ln.Close()
+	if e.sockDir != "" {
+		os.RemoveAll(e.sockDir)
+	}
+}
+
+// groupListener accepts only connections from one process group.
+type groupListener struct {
+	net.Listener
+	pgid    int
+	refused *atomic.Int64
+}
+
+func (l *groupListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if peerInGroup(c, l.pgid) {
+			return c, nil
+		}
+		l.refused.Add(1)
+		c.Close()
+	}
 }
 
 // startError is a failure to exec the function's program; Lambda reports it
@@ -199,6 +268,7 @@ func (e *env) stop(grace time.Duration) {
 			<-e.exited
 		}
 		e.srv.Close()
+		e.closeEndpoint()
 		select {
 		case rc := <-e.conns:
 			rc.conn.Close()

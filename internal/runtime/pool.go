@@ -116,8 +116,11 @@ type Pool struct {
 	clock clock.Clock
 	log   *slog.Logger
 	argv  []string // the runtime program and its arguments
-	env   []string // environment shared by all environments, sorted
-	arn   string
+	// unixSocket: the runtime is one of sluice's bootstraps, which reach the
+	// Runtime API over a Unix socket.
+	unixSocket bool
+	env        []string // environment shared by all environments, sorted
+	arn        string
 
 	mu          sync.Mutex
 	idle        []*env            // oldest first; taken from the end
@@ -179,6 +182,7 @@ func NewPool(spec Spec, opts Options) (*Pool, error) {
 			script = pythonBootstrap
 		}
 		p.argv = []string{interp, filepath.Join(runtimeDir, script)}
+		p.unixSocket = true
 	case familyProvided:
 		// Lambda's custom runtimes have no runtime directory of their own.
 		runtimeDir = spec.CodeDir

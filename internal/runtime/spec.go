@@ -164,40 +164,15 @@ func (s Spec) normalize() (Spec, family, error) {
 // code directory, by "../" or by a symlink. Files that do not exist are left
 // for the runtime to report the way Lambda does (Runtime.ImportModuleError).
 func checkHandlerPath(fam family, codeDir, handler string) error {
-	var candidates []string
-	switch fam {
-	case familyProvided:
-		candidates = []string{"bootstrap"}
-	case familyNode, familyPython:
+	if fam != familyProvided {
 		if handler == "" {
 			return errors.New("handler is empty: set it to file.function, e.g. src/handler.main")
 		}
 		if strings.HasPrefix(handler, "/") || strings.Contains(handler, "..") {
 			return fmt.Errorf("handler %q leaves the code directory: handlers are paths relative to %s without '..'", handler, codeDir)
 		}
-		module := handler
-		if fam == familyNode {
-			// file.export: the module ends at the first dot after the last slash.
-			dir, rest := "", handler
-			if i := strings.LastIndexByte(handler, '/'); i >= 0 {
-				dir, rest = handler[:i+1], handler[i+1:]
-			}
-			if j := strings.IndexByte(rest, '.'); j >= 0 {
-				rest = rest[:j]
-			}
-			module = dir + rest
-			for _, ext := range []string{"", ".js", ".mjs", ".cjs"} {
-				candidates = append(candidates, module+ext)
-			}
-		} else {
-			// module.function: the module is everything before the last dot.
-			if i := strings.LastIndexByte(handler, '.'); i >= 0 {
-				module = handler[:i]
-			}
-			module = strings.ReplaceAll(module, ".", "/")
-			candidates = []string{module + ".py", module + "/__init__.py", module}
-		}
 	}
+	candidates := handlerFiles(fam, handler)
 	root, err := filepath.EvalSymlinks(codeDir)
 	if err != nil {
 		return fmt.Errorf("code directory: %w", err)

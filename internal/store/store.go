@@ -83,10 +83,19 @@ var migrations = []string{
 
 // Open opens (creating if needed) the state database in dir.
 func Open(dir string) (*DB, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// The state holds resolved ${env:…} values (passwords, tokens): only
+	// its owner may read it. A directory or database left readable by an
+	// older sluice is tightened too.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("make the state directory %s private: %w", dir, err)
+	}
 	path := filepath.Join(dir, FileName)
+	if err := privateFiles(path, path+"-wal", path+"-shm"); err != nil {
+		return nil, err
+	}
 	// WAL keeps readers off the writer's back; synchronous=FULL makes every
 	// committed transaction survive a kill -9 or power loss, which the
 	// crash-safety promise needs and the write rate (a few per deployment
@@ -109,6 +118,23 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("open state database %s: %w (move it aside to start from a clean state)", path, err)
 	}
 	return s, nil
+}
+
+// privateFiles creates the database file with mode 0600 before SQLite
+// opens it (SQLite gives its -wal and -shm files the database's mode) and
+// tightens files that already exist.
+func privateFiles(db string, others ...string) error {
+	f, err := os.OpenFile(db, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create state database: %w", err)
+	}
+	f.Close()
+	for _, p := range append([]string{db}, others...) {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make %s private: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func (s *DB) migrate() error {

@@ -5,7 +5,6 @@ package validate
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/sluice-dev/sluice/internal/alerts"
@@ -16,9 +15,21 @@ import (
 // MaxAlarms is CodeDeploy's limit of alarms per deployment group.
 const MaxAlarms = 10
 
-// aliasName is Lambda's alias name rule, narrowed to what can also appear in
-// the CloudFormation logical ID <Fn>LambdaFunctionAlias<alias>.
-var aliasName = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
+// validAlias is Lambda's alias name rule, narrowed to what can also appear
+// in the CloudFormation logical ID <Fn>LambdaFunctionAlias<alias>: 1 to 128
+// letters and digits. (A loop, not a regexp: the regexp's {1,128} compiles
+// into 128 states at start-up, on every command.)
+func validAlias(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 var triggerEvents = []string{"DeploymentStart", "DeploymentSuccess", "DeploymentFailure", "DeploymentStop", "DeploymentRollback", "DeploymentReady"}
 
@@ -30,6 +41,7 @@ func Service(svc *config.Service) config.Diagnostics {
 	for _, f := range svc.Functions {
 		if f.DeploymentSettings != nil {
 			v.deployment(f, compiled)
+			v.canary(f, compiled)
 		}
 	}
 	v.diags.Sort()
@@ -69,7 +81,7 @@ func (v *validator) deployment(f *config.Function, compiled *alerts.Compiled) {
 	switch {
 	case ds.Alias == "":
 		v.report(config.SeverityError, own, "no alias", "add `alias: Live`: traffic shifts on this alias, and event sources are pointed at it")
-	case !aliasName.MatchString(ds.Alias):
+	case !validAlias(ds.Alias):
 		v.report(config.SeverityError, svc.SettingPath(f, "alias"), fmt.Sprintf("alias %q cannot be used: it becomes part of the logical ID %sLambdaFunctionAlias%s, which CloudFormation allows only letters and digits in", ds.Alias, f.LogicalID(), ds.Alias),
 			"use letters and digits only, e.g. Live")
 	case isDigits(ds.Alias):

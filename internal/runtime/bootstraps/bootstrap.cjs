@@ -48,14 +48,20 @@ function patchConsole() {
 // ---- the Runtime API client ---------------------------------------------
 
 class Client {
-  constructor(hostport) {
-    const i = hostport.lastIndexOf(':');
-    this.hostport = hostport;
+  // endpoint is host:port, or the path of sluice's private Unix socket.
+  constructor(endpoint) {
     this.waiters = []; // resolve functions, one per request sent, in order
     this.buf = null;
     this.head = null; // parsed head of the response being read
-    this.sock = net.connect({ host: hostport.slice(0, i), port: Number(hostport.slice(i + 1)) });
-    this.sock.setNoDelay(true);
+    if (endpoint.startsWith('/')) {
+      this.hostport = 'localhost';
+      this.sock = net.connect({ path: endpoint });
+    } else {
+      const i = endpoint.lastIndexOf(':');
+      this.hostport = endpoint;
+      this.sock = net.connect({ host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)) });
+      this.sock.setNoDelay(true);
+    }
     this.sock.on('data', (chunk) => this.onData(chunk));
     this.sock.on('error', (err) => {
       process.stderr.write(`sluice runtime: Runtime API connection failed: ${err.message}\n`);
@@ -383,6 +389,36 @@ function fatal(client, label, err) {
   process.exit(129);
 }
 
+// ---- fault injection (sluice rehearse) -----------------------------------
+
+// SLUICE_FAULT makes a copy of a version misbehave without a change to its
+// code, so `sluice rehearse` can check that the deployment's alarms catch it:
+// "error" fails every invocation, "error:0.1" that share of them,
+// "latency:800" holds each invocation 800 ms before the handler runs (real
+// time, so Lambda's Duration includes it), "none" or unset changes nothing.
+function withFault(handler, spec) {
+  if (!spec || spec === 'none') return handler;
+  const [kind, arg] = spec.split(':');
+  const n = Number(arg);
+  if (kind === 'error' && (arg === undefined || (n >= 0 && n <= 1))) {
+    const share = arg === undefined ? 1 : n;
+    return (event, context, callback) => {
+      if (Math.random() < share) throw new Error(`injected by sluice rehearse (SLUICE_FAULT=${spec})`);
+      return handler(event, context, callback);
+    };
+  }
+  if (kind === 'latency' && n > 0) {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    return (event, context, callback) => {
+      // Blocks this environment, which serves one invocation at a time,
+      // and works for async and callback handlers alike.
+      Atomics.wait(pause, 0, 0, n);
+      return handler(event, context, callback);
+    };
+  }
+  throw new RuntimeFault('Runtime.InvalidFault', `SLUICE_FAULT=${spec}: use error, error:<share 0-1>, latency:<ms> or none`);
+}
+
 async function main() {
   patchConsole();
   const client = new Client(API);
@@ -395,7 +431,7 @@ async function main() {
 
   let handler;
   try {
-    handler = await loadHandler();
+    handler = withFault(await loadHandler(), env.SLUICE_FAULT);
   } catch (err) {
     const fault = err instanceof RuntimeFault ? err : new RuntimeFault(err && err.name ? err.name : 'Runtime.Unknown', err && err.message ? err.message : String(err), err);
     const doc = errorDocument(fault);

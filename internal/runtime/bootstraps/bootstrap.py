@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import random
 import socket
 import sys
 import time
@@ -33,11 +34,17 @@ class Client:
     event go out in one write (pipelined), one round trip per invocation.
     """
 
-    def __init__(self, hostport):
-        host, port = hostport.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.host = hostport.encode("latin-1")
+    def __init__(self, endpoint):
+        # endpoint is host:port, or the path of sluice's private Unix socket.
+        if endpoint.startswith("/"):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(endpoint)
+            self.host = b"localhost"
+        else:
+            host, port = endpoint.rsplit(":", 1)
+            self.sock = socket.create_connection((host, int(port)))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.host = endpoint.encode("latin-1")
         self.buf = bytearray()
         self.next_request = b"GET " + BASE.encode() + b"invocation/next HTTP/1.1\r\nHost: " + self.host + b"\r\n\r\n"
 
@@ -311,6 +318,37 @@ def flush_output():
     sys.stderr.flush()
 
 
+def with_fault(handler, spec):
+    """SLUICE_FAULT makes a copy of a version misbehave without a change to
+    its code, for `sluice rehearse`: "error" fails every invocation,
+    "error:0.1" that share of them, "latency:800" holds each invocation
+    800 ms before the handler runs, "none" or unset changes nothing."""
+    if not spec or spec == "none":
+        return handler
+    kind, _, arg = spec.partition(":")
+    try:
+        n = float(arg) if arg else None
+    except ValueError:
+        n = -1
+    if kind == "error" and (n is None or 0 <= n <= 1):
+        share = 1.0 if n is None else n
+
+        def failing(event, context):
+            if random.random() < share:
+                raise RuntimeError("injected by sluice rehearse (SLUICE_FAULT=%s)" % spec)
+            return handler(event, context)
+
+        return failing
+    if kind == "latency" and n is not None and n > 0:
+
+        def slow(event, context):
+            time.sleep(n / 1000.0)
+            return handler(event, context)
+
+        return slow
+    raise FaultException("Runtime.InvalidFault", "SLUICE_FAULT=%s: use error, error:<share 0-1>, latency:<ms> or none" % spec)
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
@@ -318,7 +356,7 @@ def main():
     setup_logging()
     client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
-        handler = load_handler(os.environ.get("_HANDLER", ""))
+        handler = with_fault(load_handler(os.environ.get("_HANDLER", "")), os.environ.get("SLUICE_FAULT"))
     except Exception as exc:
         doc = error_document(exc)
         doc.pop("requestId", None)

@@ -1,12 +1,18 @@
-package main
+// Package slsstate rewrites the Serverless Framework's state file,
+// serverless-state.json, which `serverless deploy --package` deploys from:
+// it holds the compiled template a second time, and that copy is the one
+// deployed.
+package slsstate
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-dev/sluice/internal/cfnjson"
 )
 
 // The framework writes serverless-state.json with json-cycle: an object met
@@ -15,33 +21,86 @@ import (
 // template (an http authorizer's arn is the same object as a permission's
 // FunctionName). Before the template is replaced, those are written out in
 // full, so they keep meaning what they meant.
-var stateTemplatePath = []string{"service", "provider", "compiledCloudFormationTemplate"}
+var TemplatePath = []string{"service", "provider", "compiledCloudFormationTemplate"}
 
 // maxRefDepth bounds chains of references (a ref inside a referenced value),
 // so a cyclic state cannot loop.
 const maxRefDepth = 64
 
-// replaceStateTemplate returns the state file src with its compiled template
-// replaced by tpl.
-func replaceStateTemplate(src []byte, tpl any) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(src))
-	dec.UseNumber()
-	var root any
-	if err := dec.Decode(&root); err != nil {
+// State is a decoded state file.
+type State struct {
+	root  any
+	order *cfnjson.Order
+}
+
+// Parse decodes a state file and checks that it holds a compiled template.
+func Parse(src []byte) (*State, error) {
+	root, order, err := cfnjson.Decode(src)
+	if err != nil {
 		return nil, fmt.Errorf("not JSON: %w", err)
 	}
-	provider, _ := lookup(root, stateTemplatePath[:2]).(map[string]any)
-	if _, ok := provider[stateTemplatePath[2]]; !ok {
+	provider, _ := Lookup(root, TemplatePath[:2]).(map[string]any)
+	if _, ok := provider[TemplatePath[2]]; !ok {
 		return nil, errors.New("no service.provider.compiledCloudFormationTemplate in it")
 	}
+	return &State{root: root, order: order}, nil
+}
+
+// Stage and Region are the ones the framework packaged for
+// (service.provider.stage and .region), or "" if the file lacks them.
+func (s *State) Stage() string {
+	str, _ := Lookup(s.root, []string{"service", "provider", "stage"}).(string)
+	return str
+}
+func (s *State) Region() string {
+	str, _ := Lookup(s.root, []string{"service", "provider", "region"}).(string)
+	return str
+}
+
+// WithTemplate returns the state file with its compiled template replaced
+// by tpl, whose keys are written in the order tplOrder recorded (see
+// cfnjson). The rest of the file keeps its order and format. It changes s:
+// call it once.
+func (s *State) WithTemplate(tpl any, tplOrder *cfnjson.Order) ([]byte, error) {
 	var err error
-	root = inlineTemplateRefs(root, root, nil, 0, &err)
+	root := inlineTemplateRefs(s.root, s.root, nil, 0, &err)
 	if err != nil {
 		return nil, err
 	}
-	provider, _ = lookup(root, stateTemplatePath[:2]).(map[string]any)
-	provider[stateTemplatePath[2]] = tpl
-	return encodeTemplate(root)
+	provider, _ := Lookup(root, TemplatePath[:2]).(map[string]any)
+	provider[TemplatePath[2]] = tpl
+	setOrder(s.order, TemplatePath, tplOrder)
+	return cfnjson.Encode(root, s.order)
+}
+
+// ReplaceTemplate is Parse and WithTemplate.
+func ReplaceTemplate(src []byte, tpl any, tplOrder *cfnjson.Order) ([]byte, error) {
+	s, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return s.WithTemplate(tpl, tplOrder)
+}
+
+// setOrder makes o's order for the value at path to be kid.
+func setOrder(o *cfnjson.Order, path []string, kid *cfnjson.Order) {
+	for depth, k := range path {
+		if o == nil {
+			return
+		}
+		i := slices.Index(o.Keys, k)
+		if i < 0 {
+			return
+		}
+		if depth == len(path)-1 {
+			if o.Kids == nil {
+				o.Kids = make([]*cfnjson.Order, len(o.Keys))
+			}
+			o.Kids[i] = kid
+			return
+		}
+		o = o.Child(k)
+	}
 }
 
 // inlineTemplateRefs returns v with every $ref that points into the
@@ -65,7 +124,7 @@ func inlineTemplateRefs(root, v any, path []string, depth int, err *error) any {
 			}
 			return inlineTemplateRefs(root, deepCopyJSON(resolved), target, depth+1, err)
 		}
-		if depth == 0 && isPath(path, stateTemplatePath) {
+		if depth == 0 && isPath(path, TemplatePath) {
 			return v
 		}
 		for k, item := range x {
@@ -133,7 +192,7 @@ func refPath(m map[string]any) ([]string, bool) {
 }
 
 func insideTemplate(path []string) bool {
-	return len(path) >= len(stateTemplatePath) && isPath(path[:len(stateTemplatePath)], stateTemplatePath)
+	return len(path) >= len(TemplatePath) && isPath(path[:len(TemplatePath)], TemplatePath)
 }
 
 func isPath(a, b []string) bool {
@@ -182,7 +241,8 @@ func resolveRef(root any, path []string, depth int) (any, bool) {
 	return v, true
 }
 
-func lookup(v any, path []string) any {
+// Lookup returns the value at path in a decoded document, or nil.
+func Lookup(v any, path []string) any {
 	for _, k := range path {
 		m, ok := v.(map[string]any)
 		if !ok {

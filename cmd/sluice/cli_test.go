@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+// cli runs sluice in this process, as main does, with args; ctx bounds it.
+func cli(ctx context.Context, args ...string) result {
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func cliT(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return cli(ctx, args...)
+}
+
+// orders copies examples/orders to a temporary directory and returns its
+// serverless.yml.
+func orders(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, "../../examples/orders", dir)
+	return filepath.Join(dir, "serverless.yml")
+}
+
+// serveOrders runs an engine on a copy of examples/orders in this process,
+// its clock 600 times faster (a 10-minute Linear deployment takes a second).
+func serveOrders(t *testing.T) (cfg string) {
+	t.Helper()
+	cfg = orders(t)
+	e, err := engine.Start(engine.Options{Config: cfg, Port: -1, APIPort: -1, TimeScale: 600, Out: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	})
+	return cfg
+}
+
+// editAPI changes the api function's code; broken makes GET /orders fail,
+// which the pre-traffic hook notices.
+func editAPI(t *testing.T, cfg, note string, broken bool) {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(cfg), "src", "api.js")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := regexp.MustCompile(`const VERSION_NOTE = '[^']*';`).ReplaceAllString(string(b), "const VERSION_NOTE = '"+note+"';")
+	if broken {
+		src = strings.Replace(src, "exports.handler = async (event) => {", "exports.handler = async (event) => {\n  throw new Error('broken on purpose');", 1)
+	}
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// records reads a json stream of deploy.
+func records(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("not one JSON object per line: %v\n%s", err, s)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func TestEveryDataCommandRejectsAnUnknownOutput(t *testing.T) {
+	cfg := orders(t)
+	for _, args := range [][]string{
+		{"status"}, {"plan"}, {"history"}, {"deploy"}, {"validate"}, {"stop", "d-X"}, {"rollback", "api"}, {"logs", "api"},
+	} {
+		r := cliT(t, append(args, "-c", cfg, "-o", "xml")...)
+		if r.code != 1 || !strings.Contains(r.stderr, `invalid argument "xml" for "-o, --output" flag: use text, json or yaml`) {
+			t.Errorf("%v -o xml: exit %d, %s", args, r.code, r.stderr)
+		}
+	}
+	if r := cliT(t, "deploy", "-c", cfg, "--color", "sometimes"); r.code != 1 || !strings.Contains(r.stderr, `--color "sometimes": use auto, always or never`) {
+		t.Errorf("--color sometimes: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestVersionAndSuggestions(t *testing.T) {
+	if r := cliT(t, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "sluice ") || !strings.Contains(r.stdout, "go1.") {
+		t.Errorf("--version: %d %q", r.code, r.stdout)
+	}
+	for typed, want := range map[string]string{"info": "status", "offline": "serve"} {
+		r := cliT(t, typed)
+		if r.code != 1 || !strings.Contains(r.stderr, "Did you mean this?\n\t"+want) {
+			t.Errorf("sluice %s: exit %d, %s", typed, r.code, r.stderr)
+		}
+	}
+}
+
+func TestPlanOutputs(t *testing.T) {
+	cfg := orders(t)
+	r := cliT(t, "plan", "-c", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "api → alias Live, Linear10PercentEvery1Minute") || !strings.Contains(r.stdout, "+9m") {
+		t.Fatalf("plan: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var plans []functionPlan
+	r = cliT(t, "plan", "-c", cfg, "-o", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("plan -o json: %v\n%s", err, r.stdout)
+	}
+	last := plans[0].Steps[len(plans[0].Steps)-1]
+	if last.Offset != "9m0s" || last.OffsetSeconds != 540 || last.Weight != 1 {
+		t.Errorf("last step %+v", last)
+	}
+	var fromYAML []functionPlan
+	r = cliT(t, "plan", "-c", cfg, "-o", "yaml")
+	if err := yaml.Unmarshal([]byte(r.stdout), &fromYAML); err != nil || len(fromYAML) != 1 || !strings.Contains(r.stdout, "offsetSeconds: 540") {
+		t.Fatalf("plan -o yaml: %v\n%s", err, r.stdout)
+	}
+}
+
+func TestValidateOutputs(t *testing.T) {
+	cfg := orders(t)
+	r := cliT(t, "validate", "-c", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "is valid: service orders, stage dev, 2 functions, 1 deployed gradually") {
+		t.Fatalf("validate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = cliT(t, "validate", "-c", cfg, "-o", "json")
+	var v validation
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || !v.Valid || v.Functions != 2 || v.Gradual != 1 {
+		t.Fatalf("validate -o json: %v %+v", err, v)
+	}
+	if r := cliT(t, "validate", "-c", filepath.Join(t.TempDir(), "serverless.yml")); r.code != 1 {
+		t.Errorf("validate of a missing file: exit %d", r.code)
+	}
+}
+
+func TestCommandsThatNeedStateOrAnEngineSaySo(t *testing.T) {
+	cfg := orders(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status"}, "start the service once with `sluice serve`"},
+		{[]string{"history"}, "start the service once with `sluice serve`"},
+		{[]string{"history", "nope"}, `has no function "nope": use one of api, preTraffic`},
+		{[]string{"deploy"}, "start one with `sluice serve`"},
+		{[]string{"stop", "d-NOPE"}, "start one with `sluice serve`"},
+		{[]string{"stop", "api"}, "start the service once with `sluice serve`"},
+		{[]string{"stop", "nope"}, `has no function "nope": use one of api, preTraffic`},
+		{[]string{"rollback", "preTraffic"}, "function preTraffic has no deploymentSettings"},
+		{[]string{"rollback", "nope"}, `has no function "nope"`},
+		{[]string{"logs", "api"}, "no logs in"},
+		{[]string{"logs", "api", "--version", "x"}, `--version "x" must be a version number`},
+		{[]string{"logs", "api", "--since", "yesterday"}, `--since "yesterday" is neither a duration`},
+		{[]string{"deploy", "--timeout", "-1s"}, "--timeout -1s: give a positive duration"},
+	} {
+		r := cliT(t, append(c.args, "-c", cfg)...)
+		if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, want 1 and %q in:\n%s", c.args, r.code, c.want, r.stderr)
+		}
+	}
+}
+
+// cancelOn is a writer that cancels a context once what was written
+// contains a text: an interrupt at a known point, without signals.
+type cancelOn struct {
+	bytes.Buffer
+	text   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.Buffer.Write(p)
+	if strings.Contains(c.Buffer.String(), c.text) {
+		c.cancel()
+	}
+	return n, err
+}
+
+func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
+	cfg := serveOrders(t)
+	c := "--config=" + cfg
+
+	// Nothing changed yet.
+	r := cliT(t, "deploy", c, "--wait", "-o", "json")
+	recs := records(t, r.stdout)
+	if r.code != 0 || len(recs) != 1 || recs[0]["result"] != "unchanged" || !strings.Contains(r.stderr, "nothing changed") {
+		t.Fatalf("deploy without changes: %d %v %s", r.code, recs, r.stderr)
+	}
+
+	// A good version, followed as JSON.
+	editAPI(t, cfg, "second", false)
+	start := time.Now()
+	r = cliT(t, "deploy", c, "--wait", "-o", "json")
+	took := time.Since(start)
+	recs = records(t, r.stdout)
+	if r.code != 0 || len(recs) < 3 {
+		t.Fatalf("deploy --wait -o json: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	seen := map[string]bool{}
+	for i, rec := range recs {
+		if _, err := time.Parse(time.RFC3339Nano, rec["time"].(string)); err != nil {
+			t.Errorf("record %d has no time: %v", i, rec)
+		}
+		delete(rec, "time")
+		b, _ := json.Marshal(rec)
+		if seen[string(b)] {
+			t.Errorf("record %d repeats: %s", i, b)
+		}
+		seen[string(b)] = true
+	}
+	first, last := recs[0], recs[len(recs)-1]
+	id, _ := first["deploymentId"].(string)
+	if first["record"] != "published" || first["function"] != "orders-dev-api" || !strings.HasPrefix(id, "d-") {
+		t.Errorf("first record %v", first)
+	}
+	if last["record"] != "result" || last["result"] != "succeeded" || last["exitCode"] != 0.0 {
+		t.Errorf("last record %v", last)
+	}
+
+	// Status and history show wall time: the 10-minute schedule took about
+	// a second at 600×, and nothing was created in the future.
+	r = cliT(t, "status", c, "-o", "json")
+	var st statusView
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || !st.Running || st.TimeScale != 600 || len(st.Deployments) != 1 {
+		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
+	}
+	d := st.Deployments[0]
+	if d.ID != id || d.Status != "Succeeded" || d.Seconds == nil || *d.Seconds > took.Seconds() || d.TimeScale != 600 {
+		t.Errorf("status deployment %+v (the wait took %s)", d, took)
+	}
+	if d.CreateTime.After(time.Now()) || d.CreateTime.Before(start.Add(-time.Second)) {
+		t.Errorf("created at %s, not within the deploy (%s…%s)", d.CreateTime, start, time.Now())
+	}
+	r = cliT(t, "status", c)
+	if r.code != 0 || !strings.Contains(r.stdout, "600× faster than the wall clock") || !regexp.MustCompile(`orders-dev-api\s+Live\s+v2 100%`).MatchString(r.stdout) {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+	r = cliT(t, "status", c, "-o", "yaml")
+	var fromYAML statusView
+	if err := yaml.Unmarshal([]byte(r.stdout), &fromYAML); err != nil || fromYAML.Deployments[0].ID != id {
+		t.Errorf("status -o yaml: %v\n%s", err, r.stdout)
+	}
+	r = cliT(t, "history", "api", c)
+	if r.code != 0 || !strings.Contains(r.stdout, "SCALE") || !strings.Contains(r.stdout, "600×") || strings.Contains(r.stdout, "m0s") {
+		t.Errorf("history api:\n%s", r.stdout)
+	}
+
+	// A timeout ends the wait, not the deployment: exit 124; then stop it
+	// by its function's name.
+	editAPI(t, cfg, "third", false)
+	r = cliT(t, "deploy", c, "--wait", "--timeout", "1ms")
+	if r.code != exitTimeout || !regexp.MustCompile(`stopped waiting; d-\w+ goes on \(timed out\)`).MatchString(r.stderr) {
+		t.Fatalf("deploy --timeout 1ms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cliT(t, "stop", "api", c, "-o", "json")
+	var stopped map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &stopped); r.code != 0 || err != nil || stopped["status"] != "Stopped" || stopped["errorCode"] != "MANUAL_STOP" {
+		t.Fatalf("stop api -o json: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r := cliT(t, "stop", "api", c); r.code != 1 || !strings.Contains(r.stderr, "has no deployment in progress") {
+		t.Errorf("stop api with nothing in progress: %d %s", r.code, r.stderr)
+	}
+
+	// An interrupt ends the wait: exit 130, the deployment goes on.
+	editAPI(t, cfg, "fourth", false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := &cancelOn{text: ", deployment d-", cancel: cancel}
+	var errOut bytes.Buffer
+	code := run(ctx, []string{"deploy", c, "--wait"}, out, &errOut)
+	if code != exitSignaled || !regexp.MustCompile(`stopped waiting; d-\w+ goes on \(interrupted\)`).MatchString(errOut.String()) {
+		t.Fatalf("interrupted deploy --wait: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	r = cliT(t, "status", c, "--wait")
+	if r.code != 0 {
+		t.Fatalf("status --wait after the interrupted wait: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Rollback moves the alias back at once and waits for it.
+	r = cliT(t, "rollback", "api", c)
+	if r.code != 0 || !strings.Contains(r.stdout, "✔") {
+		t.Fatalf("rollback api: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cliT(t, "history", c, "-o", "yaml")
+	var hist []map[string]any
+	if err := yaml.Unmarshal([]byte(r.stdout), &hist); err != nil || len(hist) < 4 {
+		t.Errorf("history -o yaml: %v\n%s", err, r.stdout)
+	}
+
+	// A broken version: the pre-traffic hook's call fails (and trips the
+	// error alarm), no traffic moves, exit 2, and the reason is printed
+	// once, at the end.
+	editAPI(t, cfg, "broken", true)
+	r = cliT(t, "deploy", c, "--wait")
+	if r.code != 2 || !strings.Contains(r.stdout, "✘ ") || !strings.Contains(r.stdout, "no traffic had moved") {
+		t.Fatalf("deploy --wait of a broken version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if reason := lines[len(lines)-1]; !strings.HasPrefix(reason, "✘ d-") || strings.Count(r.stdout, reason[strings.Index(reason, ": ")+2:]) != 1 {
+		t.Errorf("the reason is not printed once at the end:\n%s", r.stdout)
+	}
+
+	// Logs: wall times, --filter, json.
+	r = cliT(t, "logs", "api", c, "--filter", "REPORT RequestId")
+	if r.code != 0 || r.stdout == "" {
+		t.Fatalf("logs --filter: %d %s", r.code, r.stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if !strings.Contains(l, "REPORT RequestId") {
+			t.Errorf("--filter let through %q", l)
+		}
+		at, err := time.Parse("2006-01-02T15:04:05.000Z", strings.Fields(l)[0])
+		if err != nil || at.After(time.Now()) {
+			t.Errorf("a log line in the future or without a time: %q", l)
+		}
+	}
+	r = cliT(t, "logs", "api", c, "-o", "json", "--since", "1h")
+	if evs := records(t, r.stdout); r.code != 0 || len(evs) == 0 || evs[0]["message"] == nil || evs[0]["version"] == nil {
+		t.Errorf("logs -o json: %d %v", r.code, evs)
+	}
+}

@@ -1,0 +1,84 @@
+package bundle
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata golden files")
+
+// TestRulesAsTheFrameworkPackages builds every testdata service from its
+// files.txt, and lists per function the files its code holds, the
+// directories a walk skips, and the warnings, against want.golden.
+func TestRulesAsTheFrameworkPackages(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/*")
+	if len(dirs) == 0 {
+		t.Fatal("no test data")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(dir, "files.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := strings.Fields(string(src))
+			svc, _, err := config.Load(filepath.Join(dir, "serverless.yml"), config.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev, err := DevDependencies(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, f := range svc.Functions {
+				rules, warnings := ForFunction(svc, f, dev)
+				fmt.Fprintf(&b, "## %s (individually: %v)\n", f.Key, Individually(svc, f))
+				for _, w := range warnings {
+					fmt.Fprintf(&b, "warning: %s\n", w)
+				}
+				pruned := map[string]bool{}
+				for _, file := range files {
+					if rules.Include(file) {
+						fmt.Fprintf(&b, "  + %s\n", file)
+					}
+					for d := filepath.Dir(file); d != "."; d = filepath.Dir(d) {
+						if rules.Prune(d) {
+							pruned[d] = true
+						}
+					}
+				}
+				var ps []string
+				for d := range pruned {
+					ps = append(ps, d)
+				}
+				sort.Strings(ps)
+				fmt.Fprintf(&b, "  pruned: %s\n", strings.Join(ps, " "))
+				// A pruned directory never hides an included file.
+				for _, file := range files {
+					for d := filepath.Dir(file); d != "."; d = filepath.Dir(d) {
+						if pruned[d] && rules.Include(file) {
+							t.Errorf("%s: %s is pruned but %s is included", f.Key, d, file)
+						}
+					}
+				}
+			}
+			golden := filepath.Join(dir, "want.golden")
+			if *update {
+				os.WriteFile(golden, []byte(b.String()), 0o644)
+				return
+			}
+			want, _ := os.ReadFile(golden)
+			if b.String() != string(want) {
+				t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", golden, b.String(), want)
+			}
+		})
+	}
+}

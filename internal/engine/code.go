@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-dev/sluice/internal/bundle"
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/runtime"
+)
+
+// snapshotCode stores the code of every function of svc, as the framework
+// packages it (internal/bundle): one snapshot for the functions that share
+// the service's artifact, one per function packaged individually. Handler
+// files that link out of the service are refused before anything is
+// published. The result is keyed by function key.
+func (e *Engine) snapshotCode(svc *config.Service) (map[string]registry.Code, error) {
+	dev, err := bundle.DevDependencies(svc.Dir)
+	if err != nil {
+		return nil, err
+	}
+	type group struct {
+		rules    *bundle.Rules
+		keys     []string
+		confined []string
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	warned := false
+	for _, f := range svc.Functions {
+		if f.Image != "" {
+			continue
+		}
+		rules, warnings := bundle.ForFunction(svc, f, dev)
+		for _, w := range warnings {
+			if !warned {
+				fmt.Fprintln(e.opts.Out, "warning:", w)
+				warned = true
+			}
+		}
+		g := byKey[rules.Key]
+		if g == nil {
+			g = &group{rules: rules}
+			byKey[rules.Key] = g
+			groups = append(groups, g)
+		}
+		g.keys = append(g.keys, f.Key)
+		g.confined = append(g.confined, runtime.HandlerFiles(f.Runtime, f.Handler)...)
+	}
+	codes := map[string]registry.Code{}
+	for _, g := range groups {
+		code, err := e.registry.SnapshotWith(svc.Dir, registry.SnapshotOptions{
+			Filter: g.rules, Confined: g.confined, Progress: e.snapshotProgress(svc.Dir),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("the code of %v: %w", g.keys, err)
+		}
+		for _, k := range g.keys {
+			codes[k] = code
+		}
+	}
+	return codes, nil
+}
+
+// snapshotProgress reports large snapshots, which would otherwise be a
+// silent wait at start.
+func (e *Engine) snapshotProgress(dir string) func(registry.SnapshotProgress) {
+	return func(p registry.SnapshotProgress) {
+		if p.Files < registry.DefaultProgressEvery {
+			return
+		}
+		if !p.Done {
+			fmt.Fprintf(e.opts.Out, "Snapshotting %s: %d files, %.1f MB so far…\n", dir, p.Files, float64(p.Bytes)/1e6)
+			return
+		}
+		fmt.Fprintf(e.opts.Out, "Snapshot of %s: %d files, %.1f MB (%d new to the store); leave files out with package.patterns\n", dir, p.Files, float64(p.Bytes)/1e6, p.Stored)
+	}
+}
+
+// writeStateGitignore keeps the state directory out of git: it holds
+// snapshots, logs and resolved secrets, none of which belongs in a commit.
+func writeStateGitignore(stateDir string) error {
+	p := filepath.Join(stateDir, ".gitignore")
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	return os.WriteFile(p, []byte("# sluice's local state: never commit it\n*\n"), 0o600)
+}
