@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
+	"github.com/sluice-dev/sluice/internal/registry"
 )
 
 // The escape hatches through the control API and its client.
@@ -21,8 +22,8 @@ func TestDeployAllAtOnceIgnoringAlarms(t *testing.T) {
 	if n := len(f.reg.Function(fn).Versions()); n != 1 {
 		t.Fatalf("a refused deploy published: %d versions", n)
 	}
-	if _, err := f.client.DeployWith(ctx, DeployOptions{Function: "api"}); !isCode(err, "NotSupported") {
-		t.Fatalf("one function, without an engine that can: err = %v", err)
+	if _, err := f.client.DeployWith(ctx, DeployOptions{Function: "api"}); !isCode(err, "PublishFailed") {
+		t.Fatalf("one function, with an engine that cannot: err = %v", err)
 	}
 	res, err := f.client.DeployWith(ctx, DeployOptions{Type: "AllAtOnce", IgnoreAlarms: true})
 	if err != nil {
@@ -74,6 +75,30 @@ func TestStopPromoteRetryAndRollbackByFunction(t *testing.T) {
 	if err != nil || again.ID != rb.ID {
 		t.Fatalf("second rollback: %s, %v; want %s", again.ID, err, rb.ID)
 	}
+}
+
+// PublishAndDeployWith makes the fixture's publisher an OptionsPublisher,
+// as the engine is: its deployments take the options.
+func (p *publisher) PublishAndDeployWith(o DeployOptions) ([]Change, error) {
+	if o.Function != "" {
+		return nil, &PublishError{Err: errors.New("deploying one function alone is not supported")}
+	}
+	if o == (DeployOptions{}) {
+		return p.PublishAndDeploy()
+	}
+	from := p.reg.Function(fn).LatestVersion().Number
+	v, _, err := p.reg.Publish(fn, registry.Config{Runtime: "nodejs20.x", Handler: "h.api"}, p.src, "")
+	if err != nil {
+		return nil, err
+	}
+	c := Change{Key: "api", Function: fn, FromVersion: from, ToVersion: v.Number, Group: "svc-dev-ApiLambdaFunctionDeploymentGroup"}
+	d, err := p.deployments.Create(deploy.CreateInput{Group: c.Group, TargetVersion: v.Number, IgnoreAlarms: o.IgnoreAlarms, Type: o.Schedule})
+	if err != nil {
+		c.Error = err.Error()
+	} else {
+		c.DeploymentID = d.ID
+	}
+	return []Change{c}, nil
 }
 
 func isCode(err error, code string) bool {

@@ -74,6 +74,13 @@ func (r *run) request(in Input, ended func() error) error {
 	}
 }
 
+// due is a channel that is always ready: a tick that is due now.
+var due = func() chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
 // loop runs the deployment to its end, or until the controller closes
 // (which leaves it for Recover, as a crash would).
 func (r *run) loop() {
@@ -142,10 +149,18 @@ func (r *run) loop() {
 		if timer != nil {
 			tick = timer.C()
 		}
+		if !wake.IsZero() && !r.c.clock.Now().Before(wake) {
+			// Already due: the clock may have moved between reading it and
+			// arming the timer, which then waits too long.
+			tick = due
+		}
 		select {
 		case req := <-r.inbox:
 			r.feed(req)
 		case <-tick:
+			if timer != nil {
+				timer.Stop()
+			}
 			timer, wake = nil, time.Time{}
 			// Inputs already waiting (an alarm) come before the tick: an
 			// alarm must stop the deployment before the next step moves traffic.
