@@ -77,8 +77,10 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newPlanCmd(g),
 		newValidateCmd(g),
 		newLogsCmd(g),
+		newInvokeCmd(g),
 		newPackageCmd(g),
 		newDemoCmd(g),
+		newRehearseCmd(g),
 	)
 	return root
 }

@@ -27,6 +27,7 @@ type serveOptions struct {
 	timeScale   float64
 	hookTimeout time.Duration
 	accessKey   string
+	quiet       bool // no request lines, no function output
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -63,6 +64,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
 	return cmd
 }
 
@@ -82,8 +84,13 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var requestLog io.Writer
+	if !o.quiet {
+		requestLog = stdout
+	}
 	e, err := engine.Start(engine.Options{
-		Config: o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
+		RequestLog: requestLog,
+		Config:     o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,

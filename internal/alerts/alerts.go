@@ -69,6 +69,10 @@ type Compiled struct {
 	// AWS::CloudWatch::Alarm, AWS::Logs::MetricFilter, AWS::SNS::Topic and
 	// AWS::CloudWatch::Dashboard, by logical ID.
 	Resources map[string]any
+	// Of maps the logical ID of each resource made for one function (its
+	// alarms and metric filters) to that function's key; topics and
+	// dashboards serve the whole service and are not in it.
+	Of map[string]string
 
 	byName map[fnAlarm]string
 }
@@ -92,7 +96,7 @@ func (c *Compiled) LogicalID(function, name string) (string, bool) {
 // definition that does not exist); when they hold errors, the Compiled value
 // is incomplete and must not be deployed.
 func Compile(svc *config.Service) (*Compiled, config.Diagnostics) {
-	out := &Compiled{Resources: map[string]any{}, byName: map[fnAlarm]string{}}
+	out := &Compiled{Resources: map[string]any{}, Of: map[string]string{}, byName: map[fnAlarm]string{}}
 	if svc == nil {
 		return out, nil
 	}
@@ -112,7 +116,7 @@ func Compile(svc *config.Service) (*Compiled, config.Diagnostics) {
 				d.Msg += fmt.Sprintf(" (alerts are off on stage %s, so this stops only the stages in custom.alerts.stages)", svc.Stage)
 			}
 		}
-		*out = Compiled{Resources: map[string]any{}, byName: map[fnAlarm]string{}}
+		*out = Compiled{Resources: map[string]any{}, Of: map[string]string{}, byName: map[fnAlarm]string{}}
 	}
 	c.diags.Sort()
 	return out, c.diags

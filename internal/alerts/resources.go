@@ -74,6 +74,7 @@ func (c *compiler) alarm(f *config.Function, id string, e *entry) {
 		return
 	}
 	c.add(id, res)
+	c.of(id, f)
 	if pattern, ok := e.get("pattern"); ok && truthy(pattern) {
 		c.metricFilters(f, e)
 	}
@@ -227,6 +228,14 @@ func (c *compiler) alarmName(f *config.Function, e *entry, metricID any, hasMetr
 // metricFilters adds a pattern alarm's two log metric filters: 1 for each
 // log event matching the pattern, 0 for every event, so the metric has a
 // datapoint (0) whenever the function logs and no match happened.
+// of records that resource id was made for function f.
+func (c *compiler) of(id string, f *config.Function) {
+	if c.out.Of == nil {
+		c.out.Of = map[string]string{}
+	}
+	c.out.Of[id] = f.Key
+}
+
 func (c *compiler) metricFilters(f *config.Function, e *entry) {
 	fnRef := f.LogicalID() + "LambdaFunction"
 	base := fnRef + upperFirst(e.name()) + "LogMetricFilter"
@@ -248,4 +257,6 @@ func (c *compiler) metricFilters(f *config.Function, e *entry) {
 	}
 	c.add(base+"ALERT", filter(e.props["pattern"], 1))
 	c.add(base+"OK", filter("", 0))
+	c.of(base+"ALERT", f)
+	c.of(base+"OK", f)
 }

@@ -24,6 +24,9 @@ type gradual struct {
 	groupID    string // HelloLambdaFunctionDeploymentGroup
 	groupName  string // <stack>-HelloLambdaFunctionDeploymentGroup, at most 100 characters
 	versionID  string // the function's AWS::Lambda::Version
+	// provisioned is the ProvisionedConcurrencyConfig of the framework's
+	// `provisioned` alias, merged into this one (see provisioned.go).
+	provisioned any
 	// targets are the resources whose properties mention functionID where
 	// an event source names the function it invokes.
 	targets []target
@@ -86,6 +89,7 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	if r := obj(c.resources[c.appID]); r != nil && r["Type"] == "AWS::CodeDeploy::Application" {
 		return nil, fmt.Errorf("the template already has the CodeDeploy application %s: it was packaged for gradual deployment before (by serverless-plugin-canary-deployments, or by sluice); remove the plugin from `plugins` in serverless.yml and run `serverless package` again", c.appID)
 	}
+	c.mergeProvisioned()
 	c.index()
 	if err := c.finish(); err != nil {
 		return c.diags, err
@@ -102,6 +106,7 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 		c.addDeploymentGroup(g, configs)
 		c.addAlias(g)
 		c.addCanaryAlarms(g)
+		c.addCondition(g)
 	}
 	for _, g := range c.gradual {
 		for _, t := range g.targets {
@@ -204,10 +209,6 @@ func (c *canary) finish() error {
 		if g.versionID == "" {
 			c.report(config.SeverityError, path+".deploymentSettings", fmt.Sprintf("the template has no AWS::Lambda::Version of %s, so the alias has no version to shift traffic to", g.functionID),
 				"remove provider.versionFunctions: false and the function's versionFunction: false; gradual deployment needs published versions")
-		}
-		if _, ok := c.resources[g.fn.LogicalID()+"ProvConcLambdaAlias"]; ok {
-			c.report(config.SeverityError, path+".provisionedConcurrency", "provisionedConcurrency cannot be combined with deploymentSettings yet: the framework routes this function's events through its own `provisioned` alias, which the gradual deployment would bypass",
-				"remove provisionedConcurrency, or deploy this function at once (no deploymentSettings)")
 		}
 	}
 	return c.diags.Err()

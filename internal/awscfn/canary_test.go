@@ -97,20 +97,6 @@ func TestAlreadyPackagedIsAnError(t *testing.T) {
 	}
 }
 
-func TestProvisionedConcurrencyIsAnError(t *testing.T) {
-	svc := serviceYAML(t, `
-service: s
-functions:
-  a: {handler: h.a, provisionedConcurrency: 2, deploymentSettings: {type: AllAtOnce, alias: Live}}
-`)
-	tpl := minimalTemplate("A")
-	obj(tpl["Resources"])["AProvConcLambdaAlias"] = map[string]any{"Type": "AWS::Lambda::Alias"}
-	_, diags, err := Transform(tpl, svc)
-	if err == nil || !strings.Contains(diags.Error(), "provisionedConcurrency cannot be combined") {
-		t.Errorf("err = %v, diagnostics %v", err, diags)
-	}
-}
-
 // TestEmptyAlarmsListHasNoAlarmConfiguration: the plugin writes
 // AlarmConfiguration {Enabled: true, Alarms: []} for `alarms: []`, which
 // CodeDeploy rejects; sluice leaves it out.

@@ -215,13 +215,17 @@ func (c *canary) addAlias(g *gradual) {
 	if id := hookID(g.settings.PostTrafficHook); id != "" {
 		update["AfterAllowTrafficHook"] = ref(id)
 	}
+	props := map[string]any{
+		"FunctionVersion": getAtt(g.versionID, "Version"),
+		"FunctionName":    ref(g.functionID),
+		"Name":            g.settings.Alias,
+	}
+	if g.provisioned != nil {
+		props["ProvisionedConcurrencyConfig"] = g.provisioned
+	}
 	c.resources[g.aliasID] = map[string]any{
-		"Type": "AWS::Lambda::Alias",
-		"Properties": map[string]any{
-			"FunctionVersion": getAtt(g.versionID, "Version"),
-			"FunctionName":    ref(g.functionID),
-			"Name":            g.settings.Alias,
-		},
+		"Type":         "AWS::Lambda::Alias",
+		"Properties":   props,
 		"UpdatePolicy": map[string]any{"CodeDeployLambdaAliasUpdate": update},
 	}
 }

@@ -141,7 +141,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	traffic.stop()
 	res.Requests, res.ServerErrors, res.BadAfterRollback = traffic.summary(res.BadVer, rolledBackAt)
-	res.Invocations, res.Errors = versionCounts(eng.Metrics(), good.Target.FunctionName, good.Target.FunctionAlias, metricsFrom, eng.Clock().Now())
+	res.Invocations, res.Errors = VersionCounts(eng.Metrics(), good.Target.FunctionName, good.Target.FunctionAlias, metricsFrom, eng.Clock().Now())
 	res.Wall = time.Since(start)
 	printSummary(out, res)
 	if res.BadAfterRollback > 0 {
@@ -190,9 +190,9 @@ func deployAndFollow(ctx context.Context, client *control.Client, out io.Writer,
 	return client.Deployment(ctx, id)
 }
 
-// versionCounts reads invocations and errors of the alias per executed
+// VersionCounts reads invocations and errors of the alias per executed
 // version from the AWS/Lambda metrics, as a CloudWatch console would show them.
-func versionCounts(st *metrics.Store, function, alias string, from, to time.Time) (invocations, errs map[string]int) {
+func VersionCounts(st *metrics.Store, function, alias string, from, to time.Time) (invocations, errs map[string]int) {
 	invocations, errs = map[string]int{}, map[string]int{}
 	for _, id := range st.List() {
 		if id.Namespace != "AWS/Lambda" || (id.MetricName != "Invocations" && id.MetricName != "Errors") {

@@ -11,11 +11,9 @@ import (
 
 // traffic sends steady requests to the orders API and remembers each answer.
 type traffic struct {
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	pacer   *Pacer
 	mu      sync.Mutex
 	answers []answer
-	once    sync.Once
 }
 
 type answer struct {
@@ -25,14 +23,30 @@ type answer struct {
 }
 
 func startTraffic(ctx context.Context, gateway string, rate int) *traffic {
-	ctx, cancel := context.WithCancel(ctx)
-	t := &traffic{cancel: cancel}
+	t := &traffic{}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	paths := []string{gateway + "/orders", gateway + "/dev/orders/42"}
-	ticks := make(chan string)
-	t.wg.Add(1)
-	go func() { // the pacer: one request slot every 1/rate seconds
-		defer t.wg.Done()
+	t.pacer = StartPacer(ctx, rate, func(ctx context.Context, i int) { t.send(ctx, client, paths[i%len(paths)]) })
+	return t
+}
+
+// Pacer calls a function at a steady rate from a few workers: the traffic
+// of the demo, and of `sluice rehearse`.
+type Pacer struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// StartPacer calls send rate times a second (the i-th call gets i), from 8
+// workers, until ctx ends or Stop is called.
+func StartPacer(ctx context.Context, rate int, send func(ctx context.Context, i int)) *Pacer {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Pacer{cancel: cancel}
+	ticks := make(chan int)
+	p.wg.Add(1)
+	go func() { // one call slot every 1/rate seconds
+		defer p.wg.Done()
 		defer close(ticks)
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
@@ -42,7 +56,7 @@ func startTraffic(ctx context.Context, gateway string, rate int) *traffic {
 				return
 			case <-tick.C:
 				select {
-				case ticks <- paths[i%len(paths)]:
+				case ticks <- i:
 				case <-ctx.Done():
 					return
 				}
@@ -50,15 +64,23 @@ func startTraffic(ctx context.Context, gateway string, rate int) *traffic {
 		}
 	}()
 	for range 8 {
-		t.wg.Add(1)
+		p.wg.Add(1)
 		go func() {
-			defer t.wg.Done()
-			for url := range ticks {
-				t.send(ctx, client, url)
+			defer p.wg.Done()
+			for i := range ticks {
+				send(ctx, i)
 			}
 		}()
 	}
-	return t
+	return p
+}
+
+// Stop ends the calls and waits for those in flight.
+func (p *Pacer) Stop() {
+	p.once.Do(func() {
+		p.cancel()
+		p.wg.Wait()
+	})
 }
 
 func (t *traffic) send(ctx context.Context, client *http.Client, url string) {
@@ -80,12 +102,7 @@ func (t *traffic) send(ctx context.Context, client *http.Client, url string) {
 	t.mu.Unlock()
 }
 
-func (t *traffic) stop() {
-	t.once.Do(func() {
-		t.cancel()
-		t.wg.Wait()
-	})
-}
+func (t *traffic) stop() { t.pacer.Stop() }
 
 // summary counts the answers, the 5xx among them, and the requests sent
 // after `after` that reached version bad or failed.

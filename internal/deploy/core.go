@@ -293,8 +293,12 @@ func (a *step) apply(in Input) {
 		ev := d.current()
 		if in.Err != nil {
 			a.failHook(ev, ErrHookFailure, fmt.Sprintf("The %s hook %s failed before reporting a status: %v", ev.Name, ev.Hook, in.Err))
+			return
 		}
-		// Returned without reporting (yet): keep waiting, as CodeDeploy does.
+		// Returned without reporting (yet): keep waiting, as CodeDeploy
+		// does, but say so now rather than at the timeout.
+		ev.Diagnostics = fmt.Sprintf("the hook returned without reporting a status (PutLifecycleEventHookExecutionStatus); waiting up to %s for a report", a.s.hookTimeout())
+		a.commit(nil)
 	case InAlarm:
 		if !d.IgnoreAlarms {
 			a.alarm(in.Alarm, in.AlarmAt)

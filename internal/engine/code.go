@@ -88,3 +88,19 @@ func writeStateGitignore(stateDir string) error {
 	}
 	return os.WriteFile(p, []byte("# sluice's local state: never commit it\n*\n"), 0o600)
 }
+
+// warnRuntimeDifferences prints, once per runtime the service uses, how
+// the local interpreter differs from Lambda's runtime (another version, no
+// boto3): code may behave differently here than there.
+func (e *Engine) warnRuntimeDifferences(svc *config.Service) {
+	seen := map[string]bool{}
+	for _, f := range svc.Functions {
+		if f.Image != "" || seen[f.Runtime] {
+			continue
+		}
+		seen[f.Runtime] = true
+		for _, d := range runtime.Differences(f.Runtime) {
+			fmt.Fprintln(e.opts.Out, "warning:", d)
+		}
+	}
+}

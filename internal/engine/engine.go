@@ -74,6 +74,9 @@ type Options struct {
 	Out io.Writer
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
+	// RequestLog, when set, receives a line per gateway request and the
+	// functions' output as they run (`sluice serve` without --quiet).
+	RequestLog io.Writer
 	// HookTimeout is how long a deployment waits for a hook's report, in
 	// clock time (default CodeDeploy's hour).
 	HookTimeout time.Duration
@@ -96,6 +99,8 @@ type Engine struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	stateDir string
+	// requestLog prints requests and function output; nil with --quiet.
+	requestLog *requestLog
 
 	db       *store.DB
 	registry *registry.Registry
@@ -133,6 +138,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		opts.Host = DefaultHost
 	}
 	e := &Engine{opts: opts, log: opts.Logger}
+	if opts.RequestLog != nil {
+		e.requestLog = &requestLog{out: opts.RequestLog}
+	}
 	svc, err := e.load()
 	if err != nil {
 		return nil, err
@@ -214,6 +222,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		accessKey = *opts.APIAccessKey
 	}
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
+	// Stack traces name the service's files, not the version's snapshot.
+	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
+	e.warnRuntimeDifferences(svc)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
 	}
@@ -257,12 +268,19 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
+	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
 	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
 	e.api.Handle("/metrics", promhttp.HandlerFor(promRegistry, promhttp.HandlerOpts{}))
-	e.gatewaySrv = &http.Server{Handler: e.gateway, ReadHeaderTimeout: 10 * time.Second}
+	var gatewayHandler http.Handler = e.gateway
+	if e.requestLog != nil {
+		gatewayHandler = e.requestLog.handler(e.gateway)
+		e.requestLog.follow(e.logs, e.clock.Now(), svc)
+		cleanup = append(cleanup, e.requestLog.stop)
+	}
+	e.gatewaySrv = &http.Server{Handler: gatewayHandler, ReadHeaderTimeout: 10 * time.Second}
 	var api http.Handler = apiHandler{codeDeploy: codeDeploy, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
 		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
@@ -436,6 +454,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	e.alarms.Close()
+	e.requestLog.stop()
 	errs = append(errs, e.logs.Close(), e.db.Close())
 	if err := control.RemoveInfo(e.stateDir); err != nil {
 		errs = append(errs, err)

@@ -213,7 +213,7 @@ func (e *Engine) apply(d *desired) ([]Published, error) {
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", r.RouteKey(), err)
 		}
-		r.Target = t
+		r.Target = e.routeTarget(d.svc, r.Function, t)
 	}
 	if err := e.setAlarms(d.alarmSet); err != nil {
 		return nil, err

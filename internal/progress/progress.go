@@ -41,11 +41,11 @@ type Tracker struct {
 	mu        sync.Mutex
 	published []string // deployments started by the changes shown
 	order     []string
-	latest  map[string]deploy.Deployment
-	shown   map[string]string // what was last shown per deployment, to skip repeats
-	drawn   int               // lines drawn last time (TTY)
-	early   map[string]deploy.Deployment
-	changed chan struct{} // signalled on every change, for waiters
+	latest    map[string]deploy.Deployment
+	shown     map[string]string // what was last shown per deployment, to skip repeats
+	drawn     int               // lines drawn last time (TTY)
+	early     map[string]deploy.Deployment
+	changed   chan struct{} // signalled on every change, for waiters
 }
 
 // NewTracker is New with only a mode.
@@ -74,6 +74,9 @@ type Change struct {
 	AtOnce       bool   `json:"switchedAtOnce,omitempty"` // no deploymentSettings: serves all traffic now
 	Error        string `json:"error,omitempty"`          // published but not deployed
 }
+
+// Timeline is the tracker's clock-to-wall mapping.
+func (t *Tracker) Timeline() Timeline { return t.cfg.Timeline }
 
 // Published shows a published version: its deployment, or that it
 // switched at once, or why it was not deployed.
@@ -130,6 +133,17 @@ func (t *Tracker) Done() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.pendingLocked()) == 0
+}
+
+// Deployments are the tracked deployments as last seen.
+func (t *Tracker) Deployments() []deploy.Deployment {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]deploy.Deployment, len(t.order))
+	for i, id := range t.order {
+		out[i] = t.latest[id]
+	}
+	return out
 }
 
 // Pending lists the tracked deployments that have not ended.

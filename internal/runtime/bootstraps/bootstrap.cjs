@@ -45,6 +45,28 @@ function patchConsole() {
   console.fatal = logger('FATAL');
 }
 
+// ---- source paths (sluice) ----------------------------------------------
+// A version runs from its snapshot (.sluice/code/trees/<sha>), so stack
+// traces name files there. With SLUICE_SOURCE_DIR set, what the function
+// prints and its error documents name the service's own files instead: the
+// ones to open and edit.
+
+const SOURCE_DIR = env.SLUICE_SOURCE_DIR || '';
+
+function sourcePaths(s) {
+  return SOURCE_DIR && typeof s === 'string' && s.includes(TASK_ROOT) ? s.split(TASK_ROOT).join(SOURCE_DIR) : s;
+}
+
+function mapOutputPaths() {
+  if (!SOURCE_DIR || SOURCE_DIR === TASK_ROOT) return;
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write;
+    stream.write = function (chunk, ...rest) {
+      return write.call(this, sourcePaths(chunk), ...rest);
+    };
+  }
+}
+
 // ---- the Runtime API client ---------------------------------------------
 
 class Client {
@@ -173,11 +195,11 @@ function errorDocument(err) {
   if (err instanceof Error) {
     return {
       errorType: err.name || 'Error',
-      errorMessage: err.message,
-      trace: String(err.stack || '').split('\n'),
+      errorMessage: sourcePaths(err.message),
+      trace: sourcePaths(String(err.stack || '')).split('\n'),
     };
   }
-  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+  return { errorType: typeof err, errorMessage: sourcePaths(String(err)), trace: [] };
 }
 
 function errorResult(id, err, label) {
@@ -420,6 +442,7 @@ function withFault(handler, spec) {
 }
 
 async function main() {
+  mapOutputPaths();
   patchConsole();
   const client = new Client(API);
   process.on('uncaughtException', (err) => fatal(client, 'Uncaught Exception', err));

@@ -197,6 +197,40 @@ def log_error(doc):
     sys.stdout.flush()
 
 
+# ---- source paths (sluice) -------------------------------------------------------
+# A version runs from its snapshot (.sluice/code/trees/<sha>), so tracebacks
+# name files there. With SLUICE_SOURCE_DIR set, what the function prints and
+# its error documents name the service's own files instead: the ones to edit.
+
+SOURCE_DIR = os.environ.get("SLUICE_SOURCE_DIR", "")
+TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "")
+
+
+def source_paths(s):
+    if SOURCE_DIR and TASK_ROOT and isinstance(s, str) and TASK_ROOT in s:
+        return s.replace(TASK_ROOT, SOURCE_DIR)
+    return s
+
+
+class SourcePathWriter:
+    """A text stream that writes source_paths(s) to the stream it wraps."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, s):
+        return self._stream.write(source_paths(s))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def map_output_paths():
+    if SOURCE_DIR and TASK_ROOT and SOURCE_DIR != TASK_ROOT:
+        sys.stdout = SourcePathWriter(sys.stdout)
+        sys.stderr = SourcePathWriter(sys.stderr)
+
+
 # ---- errors ----------------------------------------------------------------------
 
 
@@ -214,10 +248,10 @@ def error_document(exc, request_id=""):
             "stackTrace": exc.trace or [],
         }
     return {
-        "errorMessage": str(exc),
+        "errorMessage": source_paths(str(exc)),
         "errorType": type(exc).__name__,
         "requestId": request_id,
-        "stackTrace": traceback.format_list(user_frames(exc.__traceback__)),
+        "stackTrace": [source_paths(line) for line in traceback.format_list(user_frames(exc.__traceback__))],
     }
 
 
@@ -351,6 +385,7 @@ def with_fault(handler, spec):
 
 def main():
     sys.stdout.reconfigure(line_buffering=True)
+    map_output_paths()
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
     setup_logging()

@@ -1,0 +1,1 @@
+exports.main = async () => ({statusCode: 200, body: 'ok'})

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/control"
+)
+
+// startServe runs `sluice serve` on a copy of examples/orders and waits
+// until its engine file appears; it returns the service directory and the
+// serve command's output so far.
+func startServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, "../../examples/orders", dir)
+	serve := exec.Command(sluiceBin, append([]string{"serve", "--port", "0", "--api-port", "0"}, args...)...)
+	serve.Dir = dir
+	var out bytes.Buffer
+	serve.Stdout, serve.Stderr = &out, &out
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		serve.Process.Signal(syscall.SIGINT)
+		serve.Wait()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := control.ReadInfo(filepath.Join(dir, ".sluice")); err == nil {
+			return dir, &out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sluice serve did not start:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+}
+
+// runIn runs the binary in dir and returns stdout, stderr and the exit status.
+func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(sluiceBin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestInvokeCommand(t *testing.T) {
+	dir, _ := startServe(t)
+
+	out, errOut, code := runIn(t, dir, "invoke", "api", "--data", `{"pathParameters": {"id": "7"}}`, "--qualifier", "Live", "--log")
+	if code != 0 || !strings.Contains(out, `"statusCode":200`) || !strings.Contains(out, `\"id\":\"7\"`) {
+		t.Fatalf("invoke api: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "START RequestId:") || !strings.Contains(errOut, "REPORT RequestId:") {
+		t.Errorf("--log printed no log tail:\n%s", errOut)
+	}
+
+	out, errOut, code = runIn(t, dir, "invoke", "api", "--data", `{"httpMethod": "POST", "body": "{"}`, "-o", "json")
+	var res invokeResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("invoke -o json: %v\n%s", err, out)
+	}
+	if code != exitFunctionError || res.FunctionError != "Unhandled" || res.ExecutedVersion != "1" || !strings.Contains(string(res.Payload), "SyntaxError") {
+		t.Fatalf("a failing invocation: exit %d, %+v\n%s", code, res, errOut)
+	}
+	if !strings.Contains(errOut, "orders-dev-api version 1 failed (Unhandled)") {
+		t.Errorf("stderr does not say the function failed:\n%s", errOut)
+	}
+
+	if _, errOut, code = runIn(t, dir, "invoke", "api", "--data", "{nope"); code != 1 || !strings.Contains(errOut, "--data is not JSON") {
+		t.Errorf("invalid --data: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code = runIn(t, dir, "invoke", "nope"); code != 1 || !strings.Contains(errOut, `has no function "nope"`) {
+		t.Errorf("unknown function: exit %d\n%s", code, errOut)
+	}
+	idle := t.TempDir()
+	copyTree(t, "../../examples/orders", idle)
+	if _, errOut, code = runIn(t, idle, "invoke", "api"); code != 1 || !strings.Contains(errOut, "sluice serve") {
+		t.Errorf("no engine: exit %d\n%s", code, errOut)
+	}
+}

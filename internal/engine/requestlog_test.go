@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/invoke"
+)
+
+// syncBuffer is a bytes.Buffer safe for the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor waits until cond holds, failing after 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+}
+
+func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
+	dir := shopDir(t)
+	var out syncBuffer
+	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, Out: logWriter{t}, RequestLog: &out,
+		Logger: slog.New(slog.NewTextHandler(logWriter{t}, nil)), Invoke: invoke.Options{StopGrace: 500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(t, e) })
+	res, err := http.Get(e.GatewayURL() + "/hello?fail=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	waitFor(t, "the request line", func() bool { return strings.Contains(out.String(), "GET /hello?fail=1 → api:1 500 in ") })
+	// The function's error, with its stack trace naming the service's file.
+	waitFor(t, "the function's output", func() bool {
+		return strings.Contains(out.String(), "  api:1 │ ") && strings.Contains(out.String(), "asked to fail") &&
+			strings.Contains(out.String(), filepath.Join(dir, "src", "api.js"))
+	})
+	if strings.Contains(out.String(), ".sluice/code") || strings.Contains(out.String(), "START RequestId") {
+		t.Fatalf("the output names the snapshot or Lambda's platform lines:\n%s", out.String())
+	}
+	if res, err := http.Get(e.GatewayURL() + "/nowhere"); err == nil {
+		res.Body.Close()
+	}
+	waitFor(t, "the line of a request no function served", func() bool { return strings.Contains(out.String(), "GET /nowhere → - 404 in ") })
+	t.Log("\n" + out.String())
+}
