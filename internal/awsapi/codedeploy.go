@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
@@ -230,6 +231,10 @@ func (c *CodeDeploy) listDeployments(r *http.Request) (any, error) {
 		DeploymentGroupName string   `json:"deploymentGroupName"`
 		IncludeOnlyStatuses []string `json:"includeOnlyStatuses"`
 		NextToken           string   `json:"nextToken"`
+		CreateTimeRange     struct {
+			Start *float64 `json:"start"` // JSON 1.1 timestamps: epoch seconds
+			End   *float64 `json:"end"`
+		} `json:"createTimeRange"`
 	}
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
@@ -249,6 +254,9 @@ func (c *CodeDeploy) listDeployments(r *http.Request) (any, error) {
 			continue
 		}
 		if len(in.IncludeOnlyStatuses) > 0 && !slices.Contains(in.IncludeOnlyStatuses, string(d.Status)) {
+			continue
+		}
+		if r := in.CreateTimeRange; (r.Start != nil && epochSeconds(d.CreateTime) < *r.Start) || (r.End != nil && epochSeconds(d.CreateTime) > *r.End) {
 			continue
 		}
 		ids = append(ids, d.ID)
@@ -501,3 +509,5 @@ func (c *CodeDeploy) getDeploymentGroup(r *http.Request) (any, error) {
 		"deploymentStyle":           map[string]string{"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
 	}}, nil
 }
+
+func epochSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -118,6 +118,8 @@ type Engine struct {
 	token              string // the control API's
 	served             sync.WaitGroup
 
+	stack stackClock // the stack the AWS-compatible CloudFormation API models
+
 	mu        sync.Mutex // serialises Reload and Shutdown
 	svc       *config.Service
 	applied   *desired // the state last applied
@@ -267,6 +269,11 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", lambdaAPI)
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	// CloudWatch and CloudFormation's read APIs, for `sluice follow --endpoint-url`.
+	e.stack.created = e.clock.Now()
+	cloudWatch := awsapi.NewCloudWatch(e.alarms)
+	cleanup = append(cleanup, cloudWatch.Close)
+	e.api.Handle(awsapi.CloudWatchPathPrefix, cloudWatch)
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
 	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
@@ -281,7 +288,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		cleanup = append(cleanup, e.requestLog.stop)
 	}
 	e.gatewaySrv = &http.Server{Handler: gatewayHandler, ReadHeaderTimeout: 10 * time.Second}
-	var api http.Handler = apiHandler{codeDeploy: codeDeploy, mux: e.api}
+	var api http.Handler = apiHandler{codeDeploy: codeDeploy, cloudFormation: &awsapi.CloudFormation{Stack: e.stackInputs}, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
 		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
 	}
@@ -376,8 +383,9 @@ func functionEnvironment(apiURL, accessKey string, extra map[string]string) map[
 // apiHandler dispatches the API listener: JSON 1.1 calls by X-Amz-Target,
 // everything else (Lambda's REST API, the control API) by path.
 type apiHandler struct {
-	codeDeploy http.Handler
-	mux        *http.ServeMux
+	codeDeploy     http.Handler
+	cloudFormation http.Handler // the query protocol: form-encoded POSTs to /
+	mux            *http.ServeMux
 }
 
 func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -390,6 +398,10 @@ func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException",
 			"message": "sluice serves CodeDeploy (JSON 1.1) and Lambda (REST) here, not " + t})
+		return
+	}
+	if r.URL.Path == "/" && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		h.cloudFormation.ServeHTTP(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

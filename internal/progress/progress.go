@@ -224,6 +224,35 @@ func (t *Tracker) renderLocked(id string) {
 	}
 }
 
+// Note shows a line that is not a deployment's progress — an alarm's
+// change, a stack's status — above the progress (a "note" record in json
+// and yaml).
+func (t *Tracker) Note(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.cfg.Display.Mode {
+	case JSON, YAML:
+		t.emit("note", map[string]string{"note": line})
+	case Plain:
+		fmt.Fprintln(t.out, line)
+	case TTY:
+		if t.drawn > 0 {
+			fmt.Fprintf(t.out, "\x1b[%dA", t.drawn)
+		}
+		width := 80
+		if t.cfg.Display.Width != nil {
+			width = t.cfg.Display.Width()
+		}
+		fmt.Fprintf(t.out, "\x1b[2K%s\n", Cut(line, width-1))
+		t.drawn = 0
+		for _, id := range t.order {
+			d := t.latest[id]
+			fmt.Fprintf(t.out, "\x1b[2K%s\n", paint(Cut(describe(d, true, false), width-1), d, t.cfg.Display.Color))
+		}
+		t.drawn = len(t.order)
+	}
+}
+
 // emit writes one record: an object with its time and kind, then body's
 // fields. JSON records are one per line; YAML ones are documents.
 func (t *Tracker) emit(kind string, body any) {
