@@ -35,6 +35,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/runtime"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/validate"
 )
@@ -101,6 +102,8 @@ type Engine struct {
 	stateDir string
 	// requestLog prints requests and function output; nil with --quiet.
 	requestLog *requestLog
+	// nodeSDK caches the AWS SDK for JavaScript packages functions load.
+	nodeSDK runtime.NodeSDK
 
 	db       *store.DB
 	registry *registry.Registry
@@ -226,6 +229,13 @@ func Start(opts Options) (_ *Engine, err error) {
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
 	// Stack traces name the service's files, not the version's snapshot.
 	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
+	// Lambda's Node.js runtimes include the AWS SDK v3; so does the cache.
+	if sdk, sdkErr := runtime.DefaultNodeSDK(); sdkErr != nil {
+		e.log.Warn("the AWS SDK for JavaScript will not be provided to functions that do not bundle it", "err", sdkErr)
+	} else {
+		e.nodeSDK = sdk
+		iopts.Environment[runtime.NodeSDKEnv] = sdk.NodeModules()
+	}
 	e.warnRuntimeDifferences(svc)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
