@@ -94,21 +94,8 @@ canaryAlarms: [functionErrors]`, canary)
 	}
 	s.thenAlias(3, 0)
 	s.thenServes("v3", 5)
-	alarms, err := s.client.Alarms(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, a := range alarms {
-		if a.Name == canary {
-			found = true
-			if a.ExecutedVersion != "3" || a.Function != "e2e-dev-api" {
-				t.Errorf("status shows %s watching %s v%s, want e2e-dev-api v3", canary, a.Function, a.ExecutedVersion)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("status does not show %s: %+v", canary, alarms)
+	if v := s.canaryWatches(context.Background(), canary); v != "3" {
+		t.Errorf("status shows %s watching version %q, want 3", canary, v)
 	}
 
 	// When a version that fails every request is deployed, under traffic
@@ -119,4 +106,29 @@ canaryAlarms: [functionErrors]`, canary)
 	}
 	s.thenAlias(3, 0)
 	s.thenServes("v3", 5)
+	// and the canary alarm watches version 3 again, as CloudFormation's
+	// rollback would leave it
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for s.canaryWatches(ctx, canary) != "3" {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after the rollback %s watches version %s, want 3", canary, s.canaryWatches(context.Background(), canary))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// canaryWatches is the version a canary alarm watches, as status shows it.
+func (s *service) canaryWatches(ctx context.Context, name string) string {
+	alarms, err := s.client.Alarms(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, a := range alarms {
+		if a.Name == name {
+			return a.ExecutedVersion
+		}
+	}
+	return ""
 }

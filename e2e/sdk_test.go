@@ -55,7 +55,9 @@ func TestHooksWrittenForAWSRunUnchanged(t *testing.T) {
 	if err := os.Symlink(filepath.Join(src, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "./testdata/hooks-service/gohook")
+	// The hook is a module of its own (its go.mod), as a function's code is.
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), ".")
+	build.Dir = "testdata/hooks-service/gohook"
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the Go hook: %v\n%s", err, out)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/engine"
 )
 
@@ -233,6 +235,11 @@ func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
 		}
 		seen[string(b)] = true
 	}
+	// Only the hook called the new version, not through the alias: its
+	// alarms had nothing to judge, and the deploy says so.
+	if !regexp.MustCompile(`note: orders-dev-api v2 served 0 requests during its \d+m\d+s deployment \(\d\.\ds of the wall clock\): too few for its alarms to judge it`).MatchString(r.stderr) {
+		t.Errorf("no note of the unjudged deployment:\n%s", r.stderr)
+	}
 	first, last := recs[0], recs[len(recs)-1]
 	id, _ := first["deploymentId"].(string)
 	if first["record"] != "published" || first["function"] != "orders-dev-api" || !strings.HasPrefix(id, "d-") {
@@ -255,6 +262,23 @@ func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
 	}
 	if d.CreateTime.After(time.Now()) || d.CreateTime.Before(start.Add(-time.Second)) {
 		t.Errorf("created at %s, not within the deploy (%s…%s)", d.CreateTime, start, time.Now())
+	}
+	// The engine counts what the alias served, per version.
+	for range 3 {
+		resp, err := http.Get(st.Engine.GatewayURL + "/dev/orders/5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	client, err := control.Dial(filepath.Join(filepath.Dir(cfg), ".sluice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, _ := control.ReadTimeline(filepath.Join(filepath.Dir(cfg), ".sluice"))
+	n, err := client.Invocations(context.Background(), "orders-dev-api", "Live", "2", tl.Clock(start), tl.Clock(time.Now()))
+	if err != nil || n.Invocations != 3 || n.Errors != 0 {
+		t.Errorf("invocations of v2 through Live: %+v, %v", n, err)
 	}
 	r = cliT(t, "status", c)
 	if r.code != 0 || !strings.Contains(r.stdout, "600× faster than the wall clock") || !regexp.MustCompile(`orders-dev-api\s+Live\s+v2 100%`).MatchString(r.stdout) {

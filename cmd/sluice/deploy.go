@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
@@ -72,12 +74,12 @@ func (o *deployOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t := progress.New(out, progress.Config{Display: disp, Timeline: o.timeline()})
-	return deployAndWait(ctx, client, t, errOut, o.wait, o.timeout)
+	return deployAndWait(ctx, client, t, errOut, o.wait, o.timeout, o.hasAlarms)
 }
 
 // deployAndWait publishes what changed and, with wait, follows the
 // deployments for at most timeout (0: no limit).
-func deployAndWait(ctx context.Context, client *control.Client, t *progress.Tracker, errOut io.Writer, wait bool, timeout time.Duration) error {
+func deployAndWait(ctx context.Context, client *control.Client, t *progress.Tracker, errOut io.Writer, wait bool, timeout time.Duration, judged func(function string) bool) error {
 	var watchErr <-chan error
 	watchCtx, cancelWatch := context.WithCancel(ctx)
 	defer cancelWatch()
@@ -133,7 +135,36 @@ func deployAndWait(ctx context.Context, client *control.Client, t *progress.Trac
 		waitCtx, cancel = context.WithTimeout(ctx, timeout) // from now: the publish is not counted
 		defer cancel()
 	}
-	return finishWait(waitCtx, t, watchErr, failed)
+	err = finishWait(waitCtx, t, watchErr, failed)
+	noteUnjudged(ctx, client, t, errOut, judged)
+	return err
+}
+
+// minJudged is the fewest requests to a new version during its deployment
+// that we take as enough for its alarms to judge it: fewer, and an error
+// alarm (one error in a period) has had little to see.
+const minJudged = 10
+
+// noteUnjudged says which succeeded deployments of functions with alarms
+// sent fewer than minJudged requests to the new version: at --time-scale
+// 60 a 5-minute canary is 5 real seconds, too short for most traffic.
+func noteUnjudged(ctx context.Context, client *control.Client, t *progress.Tracker, errOut io.Writer, judged func(function string) bool) {
+	for _, d := range t.Deployments() {
+		if d.Status != deploy.StatusSucceeded || d.StartTime == nil || d.CompleteTime == nil || !judged(d.Target.FunctionName) {
+			continue
+		}
+		n, err := client.Invocations(context.WithoutCancel(ctx), d.Target.FunctionName, d.Target.FunctionAlias, strconv.Itoa(d.Target.TargetVersion), *d.StartTime, *d.CompleteTime)
+		if err != nil || n.Invocations >= minJudged {
+			continue
+		}
+		took := d.CompleteTime.Sub(*d.StartTime)
+		scale := ""
+		if wall, ok := progress.Duration(d, t.Timeline()); ok && wall < took {
+			scale = fmt.Sprintf(" (%s of the wall clock)", roundTook(wall))
+		}
+		fmt.Fprintf(errOut, "note: %s v%d served %d requests during its %s deployment%s: too few for its alarms to judge it; send more traffic, or serve with a lower --time-scale\n",
+			d.Target.FunctionName, d.Target.TargetVersion, n.Invocations, took.Round(time.Second), scale)
+	}
 }
 
 // finishWait follows the tracked deployments to their end; the exit code
@@ -179,4 +210,19 @@ func firstOr(ids []string, def string) string {
 		return def
 	}
 	return ids[0]
+}
+
+// hasAlarms reports whether the deployed function's deploymentSettings
+// name alarms (unknown: no).
+func (g *globalOptions) hasAlarms(function string) bool {
+	svc := g.service()
+	if svc == nil {
+		return false
+	}
+	for _, f := range svc.Functions {
+		if f.Name == function && f.DeploymentSettings != nil {
+			return len(f.DeploymentSettings.Alarms)+len(f.DeploymentSettings.CanaryAlarms) > 0
+		}
+	}
+	return false
 }

@@ -81,6 +81,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newPackageCmd(g),
 		newDemoCmd(g),
 		newRehearseCmd(g),
+		newFollowCmd(g),
 	)
 	return root
 }

@@ -6,13 +6,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/invoke"
 )
 
 // shutdownGrace is how long a stopping `sluice serve` lets in-flight
@@ -27,7 +30,9 @@ type serveOptions struct {
 	timeScale   float64
 	hookTimeout time.Duration
 	accessKey   string
+	maxEnvs     int
 	quiet       bool // no request lines, no function output
+	watch       bool // publish and deploy on every change
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -64,6 +69,8 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
+	fl.BoolVarP(&f.watch, "watch", "w", false, "publish and deploy each function whose files change: at once without deploymentSettings, gradually with them")
+	fl.IntVar(&f.maxEnvs, "max-environments", 2*goruntime.NumCPU(), "at most this many function processes at once, queueing requests beyond (0: one per concurrent request, as Lambda)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
 	return cmd
 }
@@ -72,6 +79,9 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	f := o
 	if f.timeScale <= 0 {
 		return fmt.Errorf("--time-scale %v must be positive (1 is real time)", f.timeScale)
+	}
+	if f.maxEnvs < 0 {
+		return fmt.Errorf("--max-environments %d must be 0 (no cap) or more", f.maxEnvs)
 	}
 	port, apiPort := f.port, f.apiPort
 	if port == 0 {
@@ -94,6 +104,7 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,
+		Invoke:       invoke.Options{MaxEnvironments: f.maxEnvs},
 	})
 	if err != nil {
 		return err
@@ -101,6 +112,11 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	if o.watch {
+		stop := e.Watch(engine.WatchInterval, func(changes []control.Change, err error) { printWatch(stdout, changes, err) })
+		defer stop()
+		fmt.Fprintln(stdout, "Watching the service's files: each change is published and deployed.")
+	}
 	fmt.Fprintln(stdout, "Ready. Press Ctrl-C to stop.")
 	<-sig
 	fmt.Fprintln(stderr, "Stopping: waiting for in-flight invocations (Ctrl-C again to kill them)…")
@@ -118,4 +134,26 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, "Stopped.")
 	return nil
+}
+
+// printWatch says what a change of the service's files did.
+func printWatch(w io.Writer, changes []control.Change, err error) {
+	if err != nil {
+		fmt.Fprintf(w, "Changed files not deployed: %v\n", err)
+		return
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(w, "Files changed; no function's code or configuration did.")
+		return
+	}
+	for _, c := range changes {
+		switch {
+		case c.Error != "":
+			fmt.Fprintf(w, "%s: version %d published, not deployed: %s\n", c.Key, c.ToVersion, c.Error)
+		case c.DeploymentID != "":
+			fmt.Fprintf(w, "%s: deploying version %d (from %d) gradually: deployment %s (sluice status shows it)\n", c.Key, c.ToVersion, c.FromVersion, c.DeploymentID)
+		default:
+			fmt.Fprintf(w, "%s: version %d is live\n", c.Key, c.ToVersion)
+		}
+	}
 }

@@ -211,7 +211,7 @@ func readJSON(t *testing.T, path string) any {
 		t.Fatal(err)
 	}
 	var v any
-	if err := json.Unmarshal(frameworktest.StableArtifactDir(b), &v); err != nil {
+	if err := json.Unmarshal(frameworktest.Stable(b), &v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return v

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
@@ -18,7 +19,7 @@ const CodeDeployTargetPrefix = "CodeDeploy_20141006."
 
 // CodeDeploy serves the CodeDeploy API (JSON 1.1) over a deployment engine.
 type CodeDeploy struct {
-	Engine *deploy.Engine
+	Engine *deploy.Controller
 }
 
 func (c *CodeDeploy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +169,7 @@ func infoOf(d deploy.Deployment) deploymentInfo {
 	spec := appSpec{Version: 0.0}
 	res := appSpecResource{Type: "AWS::Lambda::Function"}
 	res.Properties.Name, res.Properties.Alias = d.Target.FunctionName, d.Target.FunctionAlias
-	res.Properties.CurrentVersion, res.Properties.TargetVersion = d.Target.CurrentVersion, d.Target.TargetVersion
+	res.Properties.CurrentVersion, res.Properties.TargetVersion = strconv.Itoa(d.Target.CurrentVersion), strconv.Itoa(d.Target.TargetVersion)
 	spec.Resources = []map[string]appSpecResource{{d.Target.FunctionName: res}}
 	for _, ev := range d.LifecycleEvents {
 		if ev.Hook != "" {
@@ -230,6 +231,10 @@ func (c *CodeDeploy) listDeployments(r *http.Request) (any, error) {
 		DeploymentGroupName string   `json:"deploymentGroupName"`
 		IncludeOnlyStatuses []string `json:"includeOnlyStatuses"`
 		NextToken           string   `json:"nextToken"`
+		CreateTimeRange     struct {
+			Start *float64 `json:"start"` // JSON 1.1 timestamps: epoch seconds
+			End   *float64 `json:"end"`
+		} `json:"createTimeRange"`
 	}
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
@@ -249,6 +254,9 @@ func (c *CodeDeploy) listDeployments(r *http.Request) (any, error) {
 			continue
 		}
 		if len(in.IncludeOnlyStatuses) > 0 && !slices.Contains(in.IncludeOnlyStatuses, string(d.Status)) {
+			continue
+		}
+		if r := in.CreateTimeRange; (r.Start != nil && epochSeconds(d.CreateTime) < *r.Start) || (r.End != nil && epochSeconds(d.CreateTime) > *r.End) {
 			continue
 		}
 		ids = append(ids, d.ID)
@@ -290,7 +298,7 @@ func (c *CodeDeploy) stopDeployment(r *http.Request) (any, error) {
 	if in.AutoRollbackEnabled != nil {
 		rollback = *in.AutoRollbackEnabled
 	}
-	if err := c.Engine.Stop(in.DeploymentID, rollback); err != nil {
+	if _, err := c.Engine.Stop(in.DeploymentID, rollback); err != nil {
 		return nil, deployError(err)
 	}
 	return map[string]string{"status": "Succeeded", "statusMessage": "The deployment was stopped"}, nil
@@ -423,7 +431,7 @@ func (c *CodeDeploy) getDeploymentTarget(r *http.Request) (any, error) {
 			"targetArn": fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:%s:%s", d.Target.FunctionName, d.Target.FunctionAlias),
 			"lambdaFunctionInfo": map[string]any{
 				"functionName": d.Target.FunctionName, "functionAlias": d.Target.FunctionAlias,
-				"currentVersion": d.Target.CurrentVersion, "targetVersion": d.Target.TargetVersion,
+				"currentVersion": strconv.Itoa(d.Target.CurrentVersion), "targetVersion": strconv.Itoa(d.Target.TargetVersion),
 				"targetVersionWeight": d.Target.TargetVersionWeight,
 			},
 		},
@@ -501,3 +509,5 @@ func (c *CodeDeploy) getDeploymentGroup(r *http.Request) (any, error) {
 		"deploymentStyle":           map[string]string{"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
 	}}, nil
 }
+
+func epochSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

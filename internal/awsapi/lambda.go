@@ -224,7 +224,13 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	res, err := target.Invoke(r.Context(), req)
 	switch {
 	case errors.Is(err, invoke.ErrThrottled):
-		body, _ := json.Marshal(map[string]string{"Type": "User", "Message": "Rate Exceeded.", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
+		// Lambda's two throttles: the function's reserved concurrency, or the
+		// account's limit, which sluice's --max-environments stands for.
+		reason := "ReservedFunctionConcurrentInvocationLimitExceeded"
+		if errors.Is(err, runtime.ErrEnvironmentsBusy) {
+			reason = "ConcurrentInvocationLimitExceeded"
+		}
+		body, _ := json.Marshal(map[string]string{"Type": "User", "Message": "Rate Exceeded.", "Reason": reason})
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
 		w.WriteHeader(http.StatusTooManyRequests)

@@ -66,9 +66,9 @@ type decoder struct {
 	b      []byte
 	i      int
 	intern *interner // object keys repeat (Type, Properties, …): one string each
-	vals   []any             // values of the objects being decoded, as a stack
-	keys   []string          // their keys, likewise
-	kids   []*Order          // their orders, likewise
+	vals   []any     // values of the objects being decoded, as a stack
+	keys   []string  // their keys, likewise
+	kids   []*Order  // their orders, likewise
 }
 
 // SyntaxError is a decoding error at a line and column of the input.

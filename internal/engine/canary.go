@@ -25,6 +25,7 @@ type canaryAlarms struct {
 	mu         sync.Mutex
 	byFunction map[string][]alerts.CanaryAlarm // by deployed function name
 	version    map[string]string               // function → the version its canary alarms watch
+	generation map[string]int                  // function → deployments followed, so a late rollback does not undo a newer one
 	ref        alarm.RefResolver
 }
 
@@ -59,9 +60,7 @@ func (e *Engine) putCanaryAlarms(set *alarmSet) error {
 	c := &e.canary
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.version == nil {
-		c.version = map[string]string{}
-	}
+	c.initLocked()
 	for fn, old := range c.byFunction {
 		for _, a := range old {
 			if !hasCanary(set.canary[fn], a.AlarmName) {
@@ -80,6 +79,12 @@ func (e *Engine) putCanaryAlarms(set *alarmSet) error {
 		}
 	}
 	return nil
+}
+
+func (c *canaryAlarms) initLocked() {
+	if c.version == nil {
+		c.version, c.generation = map[string]string{}, map[string]int{}
+	}
 }
 
 func hasCanary(list []alerts.CanaryAlarm, name string) bool {
@@ -129,17 +134,41 @@ func (e *Engine) pointCanaryAlarmsLocked(fn, version string) error {
 }
 
 // followDeployment points a function's canary alarms at the version a new
-// deployment shifts traffic to (a rollback's too: the version the alias
-// returns to), before the deployment starts watching them.
+// deployment shifts traffic to, before the deployment starts watching them,
+// and after a rollback at the version the alias returned to.
+//
+// A rollback is published from inside the stopped deployment's run, whose
+// alarm watches are still subscribed: putting the alarms there could call
+// back into that run, so it is done on another goroutine, and dropped if a
+// newer deployment of the function has re-pointed them meanwhile.
 func (e *Engine) followDeployment(d deploy.Deployment) {
-	if d.Status != deploy.StatusCreated {
-		return
-	}
 	c := &e.canary
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := e.pointCanaryAlarmsLocked(d.Target.FunctionName, d.Target.TargetVersion); err != nil {
-		e.log.Error("canary alarms cannot follow the deployment", "deployment", d.ID, "err", err)
+	fn, version := d.Target.FunctionName, strconv.Itoa(d.Target.TargetVersion)
+	switch {
+	case d.Status == deploy.StatusCreated:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.initLocked()
+		c.generation[fn]++
+		if err := e.pointCanaryAlarmsLocked(fn, version); err != nil {
+			e.log.Error("canary alarms cannot follow the deployment", "deployment", d.ID, "err", err)
+		}
+	case d.Creator == deploy.CreatorRollback:
+		c.mu.Lock()
+		c.initLocked()
+		c.generation[fn]++
+		gen := c.generation[fn]
+		c.mu.Unlock()
+		go func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.generation[fn] != gen {
+				return
+			}
+			if err := e.pointCanaryAlarmsLocked(fn, version); err != nil {
+				e.log.Error("canary alarms cannot follow the rollback", "deployment", d.ID, "err", err)
+			}
+		}()
 	}
 }
 

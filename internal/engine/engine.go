@@ -35,6 +35,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/runtime"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/validate"
 )
@@ -101,6 +102,8 @@ type Engine struct {
 	stateDir string
 	// requestLog prints requests and function output; nil with --quiet.
 	requestLog *requestLog
+	// nodeSDK caches the AWS SDK for JavaScript packages functions load.
+	nodeSDK runtime.NodeSDK
 
 	db       *store.DB
 	registry *registry.Registry
@@ -109,7 +112,7 @@ type Engine struct {
 	alarms   *alarm.Evaluator
 	invoker  *invoke.Invoker
 	gateway  *gateway.Gateway
-	deployer *deploy.Engine
+	deployer *deploy.Controller
 	api      *http.ServeMux
 	canary   canaryAlarms // deploymentSettings.canaryAlarms, following deployments
 
@@ -117,6 +120,8 @@ type Engine struct {
 	gatewayURL, apiURL string
 	token              string // the control API's
 	served             sync.WaitGroup
+
+	stack stackClock // the stack the AWS-compatible CloudFormation API models
 
 	mu        sync.Mutex // serialises Reload and Shutdown
 	svc       *config.Service
@@ -224,6 +229,13 @@ func Start(opts Options) (_ *Engine, err error) {
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
 	// Stack traces name the service's files, not the version's snapshot.
 	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
+	// Lambda's Node.js runtimes include the AWS SDK v3; so does the cache.
+	if sdk, sdkErr := runtime.DefaultNodeSDK(); sdkErr != nil {
+		e.log.Warn("the AWS SDK for JavaScript will not be provided to functions that do not bundle it", "err", sdkErr)
+	} else {
+		e.nodeSDK = sdk
+		iopts.Environment[runtime.NodeSDKEnv] = sdk.NodeModules()
+	}
 	e.warnRuntimeDifferences(svc)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
@@ -267,7 +279,13 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.Handle(awsapi.LambdaPathPrefix+"/", lambdaAPI)
 	e.api.Handle(awsapi.LambdaPathPrefix, lambdaAPI)
 	codeDeploy := &awsapi.CodeDeploy{Engine: e.deployer}
+	// CloudWatch and CloudFormation's read APIs, for `sluice follow --endpoint-url`.
+	e.stack.created = e.clock.Now()
+	cloudWatch := awsapi.NewCloudWatch(e.alarms)
+	cleanup = append(cleanup, cloudWatch.Close)
+	e.api.Handle(awsapi.CloudWatchPathPrefix, cloudWatch)
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
+	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
@@ -280,7 +298,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		cleanup = append(cleanup, e.requestLog.stop)
 	}
 	e.gatewaySrv = &http.Server{Handler: gatewayHandler, ReadHeaderTimeout: 10 * time.Second}
-	var api http.Handler = apiHandler{codeDeploy: codeDeploy, mux: e.api}
+	var api http.Handler = apiHandler{codeDeploy: codeDeploy, cloudFormation: &awsapi.CloudFormation{Stack: e.stackInputs}, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
 		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
 	}
@@ -375,8 +393,9 @@ func functionEnvironment(apiURL, accessKey string, extra map[string]string) map[
 // apiHandler dispatches the API listener: JSON 1.1 calls by X-Amz-Target,
 // everything else (Lambda's REST API, the control API) by path.
 type apiHandler struct {
-	codeDeploy http.Handler
-	mux        *http.ServeMux
+	codeDeploy     http.Handler
+	cloudFormation http.Handler // the query protocol: form-encoded POSTs to /
+	mux            *http.ServeMux
 }
 
 func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -391,6 +410,10 @@ func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"message": "sluice serves CodeDeploy (JSON 1.1) and Lambda (REST) here, not " + t})
 		return
 	}
+	if r.URL.Path == "/" && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		h.cloudFormation.ServeHTTP(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -400,7 +423,7 @@ func (e *Engine) Handle(pattern string, h http.Handler) { e.api.Handle(pattern, 
 
 // The engine's parts, for `sluice deploy` and the control API.
 func (e *Engine) Registry() *registry.Registry { return e.registry }
-func (e *Engine) Deployer() *deploy.Engine     { return e.deployer }
+func (e *Engine) Deployer() *deploy.Controller { return e.deployer }
 func (e *Engine) Metrics() *metrics.Store      { return e.metrics }
 func (e *Engine) Alarms() *alarm.Evaluator     { return e.alarms }
 func (e *Engine) Clock() clock.Clock           { return e.clock }

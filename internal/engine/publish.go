@@ -17,6 +17,17 @@ import (
 // published at a restart is deployed too. A refused deploy publishes
 // nothing.
 func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
+	return e.PublishAndDeployWith(control.DeployOptions{})
+}
+
+// PublishAndDeployWith is PublishAndDeploy with a deploy's options
+// (control.OptionsPublisher): the deployments it starts ignore their
+// alarms, or use another deployment type, for this deploy only.
+func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) (changes []control.Change, err error) {
+	if opts.Function != "" {
+		return nil, &control.PublishError{Err: fmt.Errorf("deploying one function (%s) alone is not supported yet; deploy the whole service", opts.Function)}
+	}
+	began := e.clock.Now() // the stack update CloudFormation's API shows begins before its deployments
 	svc, err := e.load()
 	if err != nil {
 		return nil, &control.PublishError{Err: err}
@@ -35,7 +46,11 @@ func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
 	if err != nil {
 		return nil, &control.PublishError{Err: err}
 	}
-	var changes []control.Change
+	defer func() {
+		if len(changes) > 0 {
+			e.stack.updated.Store(&began)
+		}
+	}()
 	for _, p := range published {
 		c := control.Change{Key: p.Key, Function: p.Function, FromVersion: p.Old, ToVersion: p.New}
 		if !p.Gradual {
@@ -56,7 +71,7 @@ func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
 			continue
 		}
 		c.Group = g.Name
-		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New})
+		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New, IgnoreAlarms: opts.IgnoreAlarms, Type: opts.Schedule})
 		if err != nil {
 			c.Error = err.Error()
 		} else {

@@ -99,6 +99,9 @@ type Options struct {
 	// and that is not the latest, once it has run nothing for this long
 	// (real time; default 1 minute).
 	PoolIdleTimeout time.Duration
+	// MaxEnvironments caps the execution environments of all functions
+	// together (runtime.EnvironmentCap); 0 means Lambda's unbounded scale-out.
+	MaxEnvironments int
 	// StopGrace is how long a stopping environment gets after SIGTERM (default 2s).
 	StopGrace time.Duration
 	Logger    *slog.Logger
@@ -129,6 +132,8 @@ type Invoker struct {
 	limiters sync.Map // function name → *runtime.Limiter
 	settings sync.Map // function name → Settings
 	poolMu   sync.Mutex
+
+	envCap *runtime.EnvironmentCap // nil: unbounded
 
 	closing   chan struct{}
 	closed    atomic.Bool
@@ -173,7 +178,8 @@ func New(opts Options) *Invoker {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	iv := &Invoker{opts: opts, reg: opts.Registry, log: opts.Logger, closing: make(chan struct{})}
+	iv := &Invoker{opts: opts, reg: opts.Registry, log: opts.Logger, closing: make(chan struct{}),
+		envCap: runtime.NewEnvironmentCap(opts.MaxEnvironments, 0, 0)}
 	iv.reapMu.Lock() // reap reads iv.reaper under reapMu: it may fire before this returns
 	iv.reaper = time.AfterFunc(opts.PoolIdleTimeout/2, iv.reap)
 	iv.reapMu.Unlock()
@@ -384,13 +390,14 @@ func (iv *Invoker) newPool(v *registry.Version, lim *runtime.Limiter) (*runtime.
 		Account:     iv.opts.Account,
 		Environment: env,
 	}, runtime.Options{
-		Clock:       iv.opts.Clock,
-		Logs:        iv.opts.Logs,
-		RuntimeDir:  iv.opts.RuntimeDir,
-		Limiter:     lim,
-		IdleTimeout: iv.opts.EnvironmentIdleTimeout,
-		StopGrace:   iv.opts.StopGrace,
-		Logger:      iv.log,
+		Clock:        iv.opts.Clock,
+		Logs:         iv.opts.Logs,
+		RuntimeDir:   iv.opts.RuntimeDir,
+		Limiter:      lim,
+		Environments: iv.envCap,
+		IdleTimeout:  iv.opts.EnvironmentIdleTimeout,
+		StopGrace:    iv.opts.StopGrace,
+		Logger:       iv.log,
 	})
 }
 
@@ -429,6 +436,10 @@ func (iv *Invoker) limiter(function string) *runtime.Limiter {
 	l, _ := iv.limiters.LoadOrStore(function, runtime.NewLimiter(limit))
 	return l.(*runtime.Limiter)
 }
+
+// EnvironmentStats reports the use of the cap on environments (zero when
+// there is none).
+func (iv *Invoker) EnvironmentStats() runtime.CapStats { return iv.envCap.Stats() }
 
 // VersionStats describes one version's pool.
 type VersionStats struct {

@@ -75,6 +75,9 @@ type Change struct {
 	Error        string `json:"error,omitempty"`          // published but not deployed
 }
 
+// Timeline is the tracker's clock-to-wall mapping.
+func (t *Tracker) Timeline() Timeline { return t.cfg.Timeline }
+
 // Published shows a published version: its deployment, or that it
 // switched at once, or why it was not deployed.
 func (t *Tracker) Published(c Change) {
@@ -130,6 +133,17 @@ func (t *Tracker) Done() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.pendingLocked()) == 0
+}
+
+// Deployments are the tracked deployments as last seen.
+func (t *Tracker) Deployments() []deploy.Deployment {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]deploy.Deployment, len(t.order))
+	for i, id := range t.order {
+		out[i] = t.latest[id]
+	}
+	return out
 }
 
 // Pending lists the tracked deployments that have not ended.
@@ -202,6 +216,35 @@ func (t *Tracker) renderLocked(id string) {
 		if t.cfg.Display.Width != nil {
 			width = t.cfg.Display.Width()
 		}
+		for _, id := range t.order {
+			d := t.latest[id]
+			fmt.Fprintf(t.out, "\x1b[2K%s\n", paint(Cut(describe(d, true, false), width-1), d, t.cfg.Display.Color))
+		}
+		t.drawn = len(t.order)
+	}
+}
+
+// Note shows a line that is not a deployment's progress — an alarm's
+// change, a stack's status — above the progress (a "note" record in json
+// and yaml).
+func (t *Tracker) Note(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.cfg.Display.Mode {
+	case JSON, YAML:
+		t.emit("note", map[string]string{"note": line})
+	case Plain:
+		fmt.Fprintln(t.out, line)
+	case TTY:
+		if t.drawn > 0 {
+			fmt.Fprintf(t.out, "\x1b[%dA", t.drawn)
+		}
+		width := 80
+		if t.cfg.Display.Width != nil {
+			width = t.cfg.Display.Width()
+		}
+		fmt.Fprintf(t.out, "\x1b[2K%s\n", Cut(line, width-1))
+		t.drawn = 0
 		for _, id := range t.order {
 			d := t.latest[id]
 			fmt.Fprintf(t.out, "\x1b[2K%s\n", paint(Cut(describe(d, true, false), width-1), d, t.cfg.Display.Color))

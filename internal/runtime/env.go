@@ -37,7 +37,10 @@ type env struct {
 	sockDir string // the Unix socket's private directory ("" for TCP)
 	srv     *http.Server
 	refused atomic.Int64 // connections from outside the environment's process group
-	mem     *memStat
+	// holdsSlot: the environment counts against the pool's EnvironmentCap;
+	// stopping it frees the slot unless an eviction moved it first.
+	holdsSlot atomic.Bool
+	mem       *memStat
 
 	out  *output // the function's stdout+stderr and sluice's platform lines
 	line []byte  // the invoking goroutine's buffer for platform lines
@@ -278,6 +281,9 @@ func (e *env) stop(grace time.Duration) {
 			e.pool.log.Warn("closing log stream failed", "stream", e.stream, "err", err)
 		}
 		e.mem.close()
+		if e.holdsSlot.Swap(false) {
+			e.pool.opts.Environments.free()
+		}
 	})
 }
 

@@ -33,6 +33,9 @@ type Options struct {
 	// Limiter caps concurrent invocations across all versions of the
 	// function; nil means no limit. See Limiter.
 	Limiter *Limiter
+	// Environments caps the environments of every pool that shares it (see
+	// EnvironmentCap); nil means Lambda's unbounded scale-out.
+	Environments *EnvironmentCap
 	// IdleTimeout stops environments left idle this long (real time); 0 keeps them until Close.
 	IdleTimeout time.Duration
 	// StopGrace is how long Close waits after SIGTERM before SIGKILL (default 2s).
@@ -189,6 +192,9 @@ func NewPool(spec Spec, opts Options) (*Pool, error) {
 		p.argv = []string{filepath.Join(spec.CodeDir, "bootstrap")}
 	}
 	p.env = spec.environ(runtimeDir, interpreterDir)
+	if opts.Environments != nil {
+		opts.Environments.register(p)
+	}
 	return p, nil
 }
 
@@ -317,6 +323,13 @@ func (p *Pool) acquire() (*env, error) {
 	return p.takeIdleLocked(), nil
 }
 
+// liveCount is how many environments the pool runs, busy or idle.
+func (p *Pool) liveCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.live)
+}
+
 func (p *Pool) takeIdle() *env {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -346,6 +359,9 @@ func (p *Pool) release(e *env) {
 		time.AfterFunc(p.opts.IdleTimeout, p.reap)
 	}
 	p.mu.Unlock()
+	if p.opts.Environments != nil {
+		p.opts.Environments.idle(p)
+	}
 }
 
 // discard stops e in the background.
@@ -430,6 +446,9 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.idle = nil
 	clear(p.live)
 	p.mu.Unlock()
+	if p.opts.Environments != nil {
+		p.opts.Environments.unregister(p)
+	}
 	close(p.closing)
 	return err
 }
@@ -448,9 +467,36 @@ func (p *Pool) liveEnvs() []*env {
 // initialization fails it returns a nil env and fills res the way Lambda
 // reports the failure.
 func (p *Pool) coldStart(ctx context.Context, res *Result) (*env, error) {
+	capped := p.opts.Environments != nil
+	if capped {
+		idle, err := p.opts.Environments.reserve(ctx, p)
+		if err != nil {
+			if errors.Is(err, ErrThrottled) {
+				p.throttles.Add(1)
+			}
+			return nil, err
+		}
+		if idle != nil {
+			return idle, nil // one of ours came idle while waiting: no cold start
+		}
+	}
+	// A client that gave up while queued gets no process forked for it.
+	if err := ctx.Err(); err != nil {
+		if capped {
+			p.opts.Environments.free()
+		}
+		return nil, err
+	}
 	p.coldStarts.Add(1)
 	res.ColdStart = true
 	e, err := p.startEnv()
+	if capped {
+		if e != nil {
+			e.holdsSlot.Store(true)
+		} else {
+			p.opts.Environments.free() // nothing was started
+		}
+	}
 	var se *startError
 	if errors.As(err, &se) {
 		p.failInit(e, res, ErrorTypeInvalidEntrypoint, errorJSON(ErrorTypeInvalidEntrypoint,

@@ -149,12 +149,19 @@ func BuildSluice(dir string) (string, error) {
 	return bin, nil
 }
 
-// artifactDir is the time-stamped S3 directory the framework names each
-// packaging run by (serverless/<service>/<stage>/<ms>-<ISO time>).
-var artifactDir = regexp.MustCompile(`\d{13}-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`)
+// runStamps are what the framework names after the time of each packaging
+// run: the S3 directory of the artifacts
+// (serverless/<service>/<stage>/<ms>-<ISO time>) and the logical IDs of API
+// Gateway deployments (ApiGatewayDeployment<ms>).
+var runStamps = regexp.MustCompile(`\d{13}-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z|((?:ApiGateway|Websockets)Deployment)\d{13}`)
 
-// StableArtifactDir replaces the run's time stamp in a template or state
-// file, so two runs' files compare equal.
-func StableArtifactDir(b []byte) []byte {
-	return artifactDir.ReplaceAll(b, []byte("0000000000000-1970-01-01T00:00:00.000Z"))
+// Stable replaces each run's time stamps in a template or state file, so
+// two runs' files compare equal.
+func Stable(b []byte) []byte {
+	return runStamps.ReplaceAllFunc(b, func(m []byte) []byte {
+		if i := bytes.Index(m, []byte("Deployment")); i >= 0 {
+			return append(m[:i+len("Deployment"):i+len("Deployment")], "0000000000000"...)
+		}
+		return []byte("0000000000000-1970-01-01T00:00:00.000Z")
+	})
 }
