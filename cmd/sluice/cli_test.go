@@ -368,3 +368,59 @@ func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
 		t.Errorf("logs -o json: %d %v", r.code, evs)
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	cfg := serveOrders(t)
+	c := "--config=" + cfg
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"history", ""}, []string{"api\torders-dev-api", "preTraffic\torders-dev-preTraffic"}},
+		{[]string{"rollback", "a"}, []string{"api\torders-dev-api"}},
+		{[]string{"logs", "pre"}, []string{"preTraffic\torders-dev-preTraffic"}},
+		{[]string{"status", "--stage", ""}, []string{"dev"}},
+		{[]string{"status", "--output", ""}, []string{"text", "json", "yaml"}},
+		{[]string{"deploy", "--color", ""}, []string{"auto", "always", "never"}},
+	} {
+		r := cliT(t, append([]string{"__complete", c}, tc.args...)...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w+"\n") {
+				t.Errorf("completing %v: no %q in\n%s", tc.args, w, r.stdout)
+			}
+		}
+	}
+	// Deployment ids come from the state, the newest first.
+	editAPI(t, cfg, "to complete", false)
+	r := cliT(t, "deploy", c, "-o", "json")
+	id, _ := records(t, r.stdout)[0]["deploymentId"].(string)
+	if r.code != 0 || id == "" {
+		t.Fatalf("deploy: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cliT(t, "__complete", c, "stop", "d-")
+	if !strings.HasPrefix(r.stdout, id+"\torders-dev-api ") {
+		t.Errorf("completing stop d-: want %s first, got\n%s", id, r.stdout)
+	}
+	// status --wait follows it to its end; its exit code is the result.
+	if r := cliT(t, "status", c, "--wait", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"status": "Succeeded"`) {
+		t.Errorf("status --wait: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestLogsTailFollowsUntilInterrupted(t *testing.T) {
+	cfg := serveOrders(t)
+	// The pre-traffic hook's invocation is the first event the function logs.
+	editAPI(t, cfg, "to log", false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := &cancelOn{text: "REPORT RequestId", cancel: cancel}
+	var errOut bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"logs", "api", "--config", cfg, "-t"}, out, &errOut) }()
+	if r := cliT(t, "deploy", "--config", cfg, "--wait"); r.code != 0 {
+		t.Fatalf("deploy: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if code := <-done; code != 0 || !strings.Contains(out.String(), "START RequestId") {
+		t.Fatalf("logs -t: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
