@@ -256,6 +256,9 @@ func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || !st.Running || st.TimeScale != 600 || len(st.Deployments) != 1 {
 		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
 	}
+	if strings.Contains(r.stdout, "token") {
+		t.Errorf("status -o json shows the engine's token:\n%s", r.stdout)
+	}
 	d := st.Deployments[0]
 	if d.ID != id || d.Status != "Succeeded" || d.Seconds == nil || *d.Seconds > took.Seconds() || d.TimeScale != 600 {
 		t.Errorf("status deployment %+v (the wait took %s)", d, took)
@@ -422,5 +425,33 @@ func TestLogsTailFollowsUntilInterrupted(t *testing.T) {
 	}
 	if code := <-done; code != 0 || !strings.Contains(out.String(), "START RequestId") {
 		t.Fatalf("logs -t: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
+// TestPackageInProcess runs package in this process (the tests beside
+// package.go run the binary): in place, to standard output, and refused.
+func TestPackageInProcess(t *testing.T) {
+	dir := packagedService(t)
+	cfg := filepath.Join(dir, "serverless.yml")
+	tpl := filepath.Join(dir, packageDir, compiledTemplate)
+	original, err := os.ReadFile(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cliT(t, "package", "--config", cfg, "--template", tpl)
+	if r.code != 0 || !strings.Contains(r.stdout, "HelloLambdaFunctionAliasLive") {
+		t.Fatalf("package --template to stdout: %d\n%.300s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if now, _ := os.ReadFile(tpl); !bytes.Equal(now, original) {
+		t.Error("package --template without --out changed the template")
+	}
+	if r := cliT(t, "package", "--config", cfg); r.code != 0 {
+		t.Fatalf("package in place: %d\n%s", r.code, r.stderr)
+	}
+	if now, _ := os.ReadFile(tpl); bytes.Equal(now, original) {
+		t.Error("package in place left the template as it was")
+	}
+	if r := cliT(t, "package", "--config", cfg, "--template", filepath.Join(dir, "nope.json")); r.code != 1 || !strings.Contains(r.stderr, "nope.json") {
+		t.Errorf("package of a missing template: %d %s", r.code, r.stderr)
 	}
 }
