@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluice-dev/sluice/internal/bundle"
 	"github.com/sluice-dev/sluice/internal/config"
@@ -82,7 +83,39 @@ func (e *Engine) snapshotCode(svc *config.Service) (map[string]registry.Code, er
 			codes[k] = code
 		}
 	}
+	if err := e.provideNodeSDK(svc, codes); err != nil {
+		return nil, err
+	}
 	return codes, nil
+}
+
+// provideNodeSDK installs, into the user's cache, the AWS SDK for
+// JavaScript v3 packages the Node.js functions load without bundling them,
+// as Lambda's Node.js runtimes include them (runtime.NodeSDK).
+func (e *Engine) provideNodeSDK(svc *config.Service, codes map[string]registry.Code) error {
+	if e.nodeSDK.Dir == "" {
+		return nil
+	}
+	scanned := map[string]bool{}
+	need := map[string]bool{}
+	for _, f := range svc.Functions {
+		code, ok := codes[f.Key]
+		if !ok || !strings.HasPrefix(f.Runtime, "nodejs") || scanned[code.Dir] {
+			continue
+		}
+		scanned[code.Dir] = true
+		pkgs, err := runtime.NodeSDKPackages(code.Dir)
+		if err != nil {
+			return fmt.Errorf("look for the AWS SDK packages %s loads: %w", f.Key, err)
+		}
+		for _, p := range pkgs {
+			need[p] = true
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	return e.nodeSDK.Ensure(config.SortedKeys(need), e.opts.Out)
 }
 
 // snapshotProgress reports large snapshots, which would otherwise be a

@@ -16,7 +16,17 @@ import (
 // rolled back, that a stopped or failed deployment left behind, or that was
 // published at a restart is deployed too. A refused deploy publishes
 // nothing.
-func (e *Engine) PublishAndDeploy() (changes []control.Change, err error) {
+func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
+	return e.PublishAndDeployWith(control.DeployOptions{})
+}
+
+// PublishAndDeployWith is PublishAndDeploy with a deploy's options
+// (control.OptionsPublisher): the deployments it starts ignore their
+// alarms, or use another deployment type, for this deploy only.
+func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) (changes []control.Change, err error) {
+	if opts.Function != "" {
+		return nil, &control.PublishError{Err: fmt.Errorf("deploying one function (%s) alone is not supported yet; deploy the whole service", opts.Function)}
+	}
 	began := e.clock.Now() // the stack update CloudFormation's API shows begins before its deployments
 	svc, err := e.load()
 	if err != nil {
@@ -27,8 +37,10 @@ func (e *Engine) PublishAndDeploy() (changes []control.Change, err error) {
 	if e.closed {
 		return nil, fmt.Errorf("the engine is shutting down")
 	}
-	if active := e.deployer.Active(); len(active) > 0 {
-		d := active[0]
+	for _, d := range e.deployer.Active() {
+		if d.Status.Done() {
+			continue // ended; its run is being released
+		}
 		return nil, fmt.Errorf("%w: deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
 			deploy.ErrAlreadyInProgress, d.ID, d.Target.FunctionName, d.Status, d.ID)
 	}
@@ -61,7 +73,7 @@ func (e *Engine) PublishAndDeploy() (changes []control.Change, err error) {
 			continue
 		}
 		c.Group = g.Name
-		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New})
+		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New, IgnoreAlarms: opts.IgnoreAlarms, Type: opts.Schedule})
 		if err != nil {
 			c.Error = err.Error()
 		} else {
