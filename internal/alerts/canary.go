@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // ErrorRate is the built-in canary alarm on the share of the new version's
@@ -84,7 +85,7 @@ func CanaryAlarms(svc *config.Service, f *config.Function, versionID string) ([]
 		if e == nil {
 			continue
 		}
-		if !truthy(e.props["enabled"]) {
+		if !jsvalue.Truthy(e.props["enabled"]) {
 			continue
 		}
 		name := e.name()
@@ -127,7 +128,7 @@ func (c *compiler) canaryAlarm(svc *config.Service, f *config.Function, e *entry
 		c.errorf(e.namePath(), "use letters, digits, - and _ in alarm names", "makes the logical ID %q, which CloudFormation rejects", id)
 		return CanaryAlarm{}, false
 	}
-	if truthy(e.props["pattern"]) {
+	if jsvalue.Truthy(e.props["pattern"]) {
 		c.errorf(e.path("pattern"), "alarm on a Lambda metric (Errors, Duration, Throttles, Invocations) or use errorRate", "a canary alarm cannot count log lines: Lambda's per-version metrics are the only ones that tell the versions apart")
 		return CanaryAlarm{}, false
 	}
@@ -150,7 +151,7 @@ func (c *compiler) canaryAlarm(svc *config.Service, f *config.Function, e *entry
 	}
 	// Canary alarms default to notBreaching: a canary period with no
 	// invocation of the new version has shown nothing wrong.
-	if !truthy(e.props["treatMissingData"]) {
+	if !jsvalue.Truthy(e.props["treatMissingData"]) {
 		e.props["treatMissingData"] = "notBreaching"
 	}
 	errorRate := name == ErrorRate
