@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,11 +102,11 @@ func run(rate, overRate int, overFor, after time.Duration, maxEnvs int, scale fl
 	phase1 := load.take()
 	_, errs := versionErrors(eng.Metrics(), good.Target.FunctionName, good.Target.FunctionAlias, metricsFrom, eng.Clock().Now())
 	s := summarize(phase1)
-	fmt.Printf("\n1. %d req/s for %.1f s through a good (%s: %s) and a bad (%s: %s, rolled back %v) deployment\n",
+	fmt.Printf("\n1. %d req/s for %.1f s through a good (%d: %s) and a bad (%d: %s, rolled back %v) deployment\n",
 		rate, time.Since(began).Seconds(), good.Target.TargetVersion, good.Status, bad.Target.TargetVersion, bad.Status, bad.RolledBack())
 	fmt.Printf("   %s\n", s)
-	own := errs[bad.Target.TargetVersion]
-	fmt.Printf("   function errors of the bad version %s: %d; failed requests apart from them: %d\n", bad.Target.TargetVersion, own, s.failed-own)
+	own := errs[strconv.Itoa(bad.Target.TargetVersion)]
+	fmt.Printf("   function errors of the bad version %d: %d; failed requests apart from them: %d\n", bad.Target.TargetVersion, own, s.failed-own)
 	fmt.Printf("   peak environments: %d\n", peak.Swap(0))
 
 	// 2. Overload, then the normal rate again: how soon does it recover?

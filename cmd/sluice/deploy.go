@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -152,7 +153,7 @@ func noteUnjudged(ctx context.Context, client *control.Client, t *progress.Track
 		if d.Status != deploy.StatusSucceeded || d.StartTime == nil || d.CompleteTime == nil || !judged(d.Target.FunctionName) {
 			continue
 		}
-		n, err := client.Invocations(context.WithoutCancel(ctx), d.Target.FunctionName, d.Target.FunctionAlias, d.Target.TargetVersion, *d.StartTime, *d.CompleteTime)
+		n, err := client.Invocations(context.WithoutCancel(ctx), d.Target.FunctionName, d.Target.FunctionAlias, strconv.Itoa(d.Target.TargetVersion), *d.StartTime, *d.CompleteTime)
 		if err != nil || n.Invocations >= minJudged {
 			continue
 		}
@@ -161,7 +162,7 @@ func noteUnjudged(ctx context.Context, client *control.Client, t *progress.Track
 		if wall, ok := progress.Duration(d, t.Timeline()); ok && wall < took {
 			scale = fmt.Sprintf(" (%s of the wall clock)", roundTook(wall))
 		}
-		fmt.Fprintf(errOut, "note: %s v%s served %d requests during its %s deployment%s: too few for its alarms to judge it; send more traffic, or serve with a lower --time-scale\n",
+		fmt.Fprintf(errOut, "note: %s v%d served %d requests during its %s deployment%s: too few for its alarms to judge it; send more traffic, or serve with a lower --time-scale\n",
 			d.Target.FunctionName, d.Target.TargetVersion, n.Invocations, took.Round(time.Second), scale)
 	}
 }

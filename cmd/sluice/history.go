@@ -77,7 +77,7 @@ func (o *historyOptions) run(out io.Writer, args []string) error {
 			if t, ok := progress.Duration(d, tl); ok {
 				took = roundTook(t)
 			}
-			fmt.Fprintf(tw, "%s\t%s:%s\tv%s → v%s\t%s\t%s\t%s\t%s\t", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
+			fmt.Fprintf(tw, "%s\t%s:%s\tv%d → v%d\t%s\t%s\t%s\t%s\t", d.ID, d.Target.FunctionName, d.Target.FunctionAlias,
 				d.Target.CurrentVersion, d.Target.TargetVersion, d.DeploymentConfigName, d.Status,
 				views[i].CreateTime.Local().Format(time.DateTime), took)
 			if scaled {

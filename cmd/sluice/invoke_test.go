@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -92,5 +93,41 @@ func TestInvokeCommand(t *testing.T) {
 	copyTree(t, "../../examples/orders", idle)
 	if _, errOut, code = runIn(t, idle, "invoke", "api"); code != 1 || !strings.Contains(errOut, "sluice serve") {
 		t.Errorf("no engine: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestServeWatchDeploysTheEditedFunction(t *testing.T) {
+	dir, out := startServe(t, "--watch")
+	waitOutput := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("serve --watch never printed %q:\n%s", want, out.String())
+			}
+			time.Sleep(20 * time.Millisecond) // polling a condition, not waiting for time to pass
+		}
+	}
+	waitOutput("Ready.")
+	hooks := filepath.Join(dir, "src", "hooks.js")
+	b, err := os.ReadFile(hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hooks, append(b, []byte("\n// edited\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput("preTraffic: version 2 is live")
+	api := filepath.Join(dir, "src", "api.js")
+	b, err = os.ReadFile(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(api, []byte(strings.Replace(string(b), "first release", "second release", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput("api: deploying version 2 (from 1) gradually: deployment ")
+	if strings.Contains(out.String(), "preTraffic: version 3") || strings.Contains(out.String(), "api: version 2 is live") {
+		t.Fatalf("an edit reached the other function:\n%s", out.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/invoke"
@@ -31,6 +32,7 @@ type serveOptions struct {
 	accessKey   string
 	maxEnvs     int
 	quiet       bool // no request lines, no function output
+	watch       bool // publish and deploy on every change
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -67,6 +69,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "run schedules, deployments and alarm periods this many times faster than real time (60: a minute per second)")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", deploy.DefaultHookTimeout, "how long a deployment waits for a hook to report its status, in scaled time (CodeDeploy waits an hour)")
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
+	fl.BoolVarP(&f.watch, "watch", "w", false, "publish and deploy each function whose files change: at once without deploymentSettings, gradually with them")
 	fl.IntVar(&f.maxEnvs, "max-environments", 2*goruntime.NumCPU(), "at most this many function processes at once, queueing requests beyond (0: one per concurrent request, as Lambda)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
 	return cmd
@@ -109,6 +112,11 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	if o.watch {
+		stop := e.Watch(engine.WatchInterval, func(changes []control.Change, err error) { printWatch(stdout, changes, err) })
+		defer stop()
+		fmt.Fprintln(stdout, "Watching the service's files: each change is published and deployed.")
+	}
 	fmt.Fprintln(stdout, "Ready. Press Ctrl-C to stop.")
 	<-sig
 	fmt.Fprintln(stderr, "Stopping: waiting for in-flight invocations (Ctrl-C again to kill them)…")
@@ -126,4 +134,26 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, "Stopped.")
 	return nil
+}
+
+// printWatch says what a change of the service's files did.
+func printWatch(w io.Writer, changes []control.Change, err error) {
+	if err != nil {
+		fmt.Fprintf(w, "Changed files not deployed: %v\n", err)
+		return
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(w, "Files changed; no function's code or configuration did.")
+		return
+	}
+	for _, c := range changes {
+		switch {
+		case c.Error != "":
+			fmt.Fprintf(w, "%s: version %d published, not deployed: %s\n", c.Key, c.ToVersion, c.Error)
+		case c.DeploymentID != "":
+			fmt.Fprintf(w, "%s: deploying version %d (from %d) gradually: deployment %s (sluice status shows it)\n", c.Key, c.ToVersion, c.FromVersion, c.DeploymentID)
+		default:
+			fmt.Fprintf(w, "%s: version %d is live\n", c.Key, c.ToVersion)
+		}
+	}
 }

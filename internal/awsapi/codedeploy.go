@@ -19,7 +19,7 @@ const CodeDeployTargetPrefix = "CodeDeploy_20141006."
 
 // CodeDeploy serves the CodeDeploy API (JSON 1.1) over a deployment engine.
 type CodeDeploy struct {
-	Engine *deploy.Engine
+	Engine *deploy.Controller
 }
 
 func (c *CodeDeploy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +169,7 @@ func infoOf(d deploy.Deployment) deploymentInfo {
 	spec := appSpec{Version: 0.0}
 	res := appSpecResource{Type: "AWS::Lambda::Function"}
 	res.Properties.Name, res.Properties.Alias = d.Target.FunctionName, d.Target.FunctionAlias
-	res.Properties.CurrentVersion, res.Properties.TargetVersion = d.Target.CurrentVersion, d.Target.TargetVersion
+	res.Properties.CurrentVersion, res.Properties.TargetVersion = strconv.Itoa(d.Target.CurrentVersion), strconv.Itoa(d.Target.TargetVersion)
 	spec.Resources = []map[string]appSpecResource{{d.Target.FunctionName: res}}
 	for _, ev := range d.LifecycleEvents {
 		if ev.Hook != "" {
@@ -298,7 +298,7 @@ func (c *CodeDeploy) stopDeployment(r *http.Request) (any, error) {
 	if in.AutoRollbackEnabled != nil {
 		rollback = *in.AutoRollbackEnabled
 	}
-	if err := c.Engine.Stop(in.DeploymentID, rollback); err != nil {
+	if _, err := c.Engine.Stop(in.DeploymentID, rollback); err != nil {
 		return nil, deployError(err)
 	}
 	return map[string]string{"status": "Succeeded", "statusMessage": "The deployment was stopped"}, nil
@@ -431,7 +431,7 @@ func (c *CodeDeploy) getDeploymentTarget(r *http.Request) (any, error) {
 			"targetArn": fmt.Sprintf("arn:aws:lambda:us-east-1:000000000000:function:%s:%s", d.Target.FunctionName, d.Target.FunctionAlias),
 			"lambdaFunctionInfo": map[string]any{
 				"functionName": d.Target.FunctionName, "functionAlias": d.Target.FunctionAlias,
-				"currentVersion": d.Target.CurrentVersion, "targetVersion": d.Target.TargetVersion,
+				"currentVersion": strconv.Itoa(d.Target.CurrentVersion), "targetVersion": strconv.Itoa(d.Target.TargetVersion),
 				"targetVersionWeight": d.Target.TargetVersionWeight,
 			},
 		},

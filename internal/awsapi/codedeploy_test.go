@@ -57,7 +57,7 @@ func (noAlarms) Watch(string, func(deploy.AlarmState)) (func(), error) { return 
 
 type fixture struct {
 	client *codedeploy.Client
-	engine *deploy.Engine
+	engine *deploy.Controller
 	hooks  *sdkHooks
 	reg    *registry.Registry
 	clock  *clock.Fake

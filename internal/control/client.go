@@ -101,6 +101,59 @@ func (c *Client) Rollback(ctx context.Context, function string) (deploy.Deployme
 	return d, err
 }
 
+// DeployWith is Deploy with options: one function, ignoring alarms, or
+// another deployment type.
+func (c *Client) DeployWith(ctx context.Context, in DeployOptions) (DeployResult, error) {
+	var out DeployResult
+	err := c.call(ctx, http.MethodPost, "deploy", in, &out)
+	return out, err
+}
+
+// RollbackWith is Rollback with options (a version to go back to); with
+// wait, it answers once the rollback has ended.
+func (c *Client) RollbackWith(ctx context.Context, function string, in RollbackRequest, wait bool) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodPost, "functions/"+url.PathEscape(function)+"/rollback"+waitQuery(wait), in, &d)
+	return d, err
+}
+
+// StopFunction stops the function's deployment in progress.
+func (c *Client) StopFunction(ctx context.Context, function string, rollback bool) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodPost, "functions/"+url.PathEscape(function)+"/stop", map[string]bool{"rollback": rollback}, &d)
+	return d, err
+}
+
+// Promote moves the function's deployment in progress to 100% now; with
+// wait, it answers once the deployment has ended.
+func (c *Client) Promote(ctx context.Context, function string, wait bool) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodPost, "functions/"+url.PathEscape(function)+"/promote"+waitQuery(wait), struct{}{}, &d)
+	return d, err
+}
+
+// Retry deploys the target of the function's last, failed, deployment
+// again; with wait, it answers once the new deployment has ended.
+func (c *Client) Retry(ctx context.Context, function string, wait bool) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodPost, "functions/"+url.PathEscape(function)+"/retry"+waitQuery(wait), struct{}{}, &d)
+	return d, err
+}
+
+// Wait answers once the deployment has ended (or ctx ends).
+func (c *Client) Wait(ctx context.Context, id string) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	err := c.call(ctx, http.MethodGet, "deployments/"+url.PathEscape(id)+waitQuery(true), nil, &d)
+	return d, err
+}
+
+func waitQuery(wait bool) string {
+	if wait {
+		return "?wait=true"
+	}
+	return ""
+}
+
 // Watch calls fn with every deployment change until ctx ends or the engine
 // goes away. ready, when not nil, is called once the stream is established
 // (after the deployments in progress have been delivered).

@@ -2,9 +2,36 @@
 // JSON API under /sluice/v1/ on the engine's API listener, and its client.
 //
 // Only commands that change the engine's state go through it (deploy,
-// stop, rollback) or need it live (watching a deployment). Status and
-// history read the state database directly, so they work whether or not
-// an engine is running.
+// stop, rollback, promote, retry) or need it live (watching a deployment).
+// Status and history read the state database directly, so they work
+// whether or not an engine is running.
+//
+// Endpoints (bodies are JSON and optional; errors are {"code","error"} with
+// an HTTP status: 404 DeploymentNotFound, GroupNotFound, VersionNotFound;
+// 409 DeploymentInProgress, DeploymentCompleted, NothingToDeploy,
+// NoDeploymentInProgress, CannotPromote, NothingToRetry; 400 BadRequest,
+// InvalidTarget, InvalidDeploymentType, PublishFailed):
+//
+//	POST deploy                     {"function","ignoreAlarms","type"} → DeployResult
+//	                                function: deploy only it (engines that implement FunctionPublisher);
+//	                                ignoreAlarms: the deployments' alarms do not stop them (recorded in each);
+//	                                type: e.g. "AllAtOnce", instead of the groups' own deployment type
+//	GET  deployments/{id}           → the deployment
+//	POST deployments/{id}/stop      {"rollback"} → the stopped deployment
+//	POST functions/{function}/stop  {"rollback"} → the function's deployment in progress, stopped
+//	POST functions/{function}/rollback {"toVersion"} → the rollback deployment; alarms do not stop
+//	                                it; a rollback in progress or ended in the last 5 s is returned
+//	                                instead of a new one (deploy.RollbackGrace)
+//	POST functions/{function}/promote → the deployment in progress, at 100% now; its
+//	                                AfterAllowTraffic hook still runs (local only: AWS has no promote)
+//	POST functions/{function}/retry → a new deployment of the target of the function's last
+//	                                deployment, which must have failed or been stopped
+//	GET  watch                      server-sent events: every deployment change
+//
+// {id} is a deployment id (d-…); {function} is a function's deployed name
+// or its deployment group's name (the CLI turns a serverless.yml key into
+// the deployed name). Every endpoint that returns a deployment takes
+// ?wait=true to answer only once it has ended (or the client has gone).
 package control
 
 import (

@@ -31,7 +31,7 @@ const fn = "svc-dev-api"
 // configuration the engine refuses.
 type publisher struct {
 	reg         *registry.Registry
-	deployments *deploy.Engine
+	deployments *deploy.Controller
 	src         string
 	invalid     bool
 }
@@ -62,7 +62,7 @@ type fixture struct {
 	state  string
 	src    string
 	clock  *clock.Fake
-	engine *deploy.Engine
+	engine *deploy.Controller
 	client *Client
 	reg    *registry.Registry
 	pub    *publisher
@@ -182,7 +182,7 @@ func TestDeployWatchAndFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rb.Target.TargetVersion != "1" {
+	if rb.Target.TargetVersion != 1 {
 		t.Fatalf("rollback deployment %+v", rb)
 	}
 	hist, err := ReadHistory(f.state, fn)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/schedule"
 )
 
 // Publisher publishes new versions of the functions whose code or
@@ -20,6 +21,26 @@ import (
 // published (*PublishError), before publishing anything.
 type Publisher interface {
 	PublishAndDeploy() ([]Change, error)
+}
+
+// DeployOptions are the options of one deploy (the body of POST deploy).
+type DeployOptions struct {
+	// Function, when set, deploys only this function (its key in
+	// serverless.yml or its deployed name); the others stay as they are.
+	Function string `json:"function,omitempty"`
+	// IgnoreAlarms: the deployments this deploy starts are not stopped by
+	// their groups' alarms; each records it (ignoreAlarms).
+	IgnoreAlarms bool `json:"ignoreAlarms,omitempty"`
+	// Type, when set, replaces the groups' deployment type for this deploy
+	// (e.g. AllAtOnce, for an emergency fix).
+	Type string `json:"type,omitempty"`
+	// Schedule is Type parsed, set by the server.
+	Schedule *schedule.Type `json:"-"`
+}
+
+// OptionsPublisher is a Publisher that takes a deploy's options.
+type OptionsPublisher interface {
+	PublishAndDeployWith(DeployOptions) ([]Change, error)
 }
 
 // PublishError refuses a deploy whose service cannot be published: its
@@ -51,7 +72,7 @@ type DeployResult struct {
 
 // Server serves the control API.
 type Server struct {
-	Deployments *deploy.Engine
+	Deployments *deploy.Controller
 	Registry    *registry.Registry
 	Publisher   Publisher
 	Logger      *slog.Logger
@@ -81,10 +102,17 @@ func (s *Server) route() {
 	s.mux.HandleFunc("POST "+p+"/deploy", s.json(s.deploy))
 	s.mux.HandleFunc("GET "+p+"/watch", s.watch)
 	s.mux.HandleFunc("GET "+p+"/deployments/{id}", s.json(func(r *http.Request) (any, error) {
-		return s.Deployments.Get(r.PathValue("id"))
+		return s.result(r)(s.Deployments.Get(r.PathValue("id")))
 	}))
 	s.mux.HandleFunc("POST "+p+"/deployments/{id}/stop", s.json(s.stop))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/stop", s.json(s.stop))
 	s.mux.HandleFunc("POST "+p+"/functions/{function}/rollback", s.json(s.rollback))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/promote", s.json(func(r *http.Request) (any, error) {
+		return s.result(r)(s.Deployments.Promote(r.PathValue("function")))
+	}))
+	s.mux.HandleFunc("POST "+p+"/functions/{function}/retry", s.json(func(r *http.Request) (any, error) {
+		return s.result(r)(s.Deployments.Retry(r.PathValue("function")))
+	}))
 	s.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &apiErr{Code: "NotFound", Message: fmt.Sprintf("no control API at %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
 	})
@@ -113,21 +141,34 @@ func (s *Server) rollback(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion})
+	return s.result(r)(s.Deployments.Rollback(deploy.RollbackInput{Group: r.PathValue("function"), ToVersion: in.ToVersion}))
 }
 
+// stop serves deployments/{id}/stop and functions/{function}/stop: either
+// names the deployment in progress.
 func (s *Server) stop(r *http.Request) (any, error) {
 	var in struct {
 		Rollback bool `json:"rollback"`
 	}
-	id := r.PathValue("id")
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	if err := s.Deployments.Stop(id, in.Rollback); err != nil {
-		return nil, err
+	name := r.PathValue("id")
+	if name == "" {
+		name = r.PathValue("function")
 	}
-	return s.Deployments.Get(id)
+	return s.result(r)(s.Deployments.Stop(name, in.Rollback))
+}
+
+// result answers with a deployment; with ?wait=true, once it has ended
+// (or the client has gone away).
+func (s *Server) result(r *http.Request) func(deploy.Deployment, error) (any, error) {
+	return func(d deploy.Deployment, err error) (any, error) {
+		if err != nil || r.URL.Query().Get("wait") != "true" {
+			return d, err
+		}
+		return s.Deployments.Wait(r.Context(), d.ID)
+	}
 }
 
 func decode(r *http.Request, v any) error {
@@ -157,6 +198,11 @@ func writeErr(w http.ResponseWriter, err error) {
 			{deploy.ErrAlreadyInProgress, "DeploymentInProgress", http.StatusConflict},
 			{deploy.ErrAlreadyCompleted, "DeploymentCompleted", http.StatusConflict},
 			{deploy.ErrNothingToDeploy, "NothingToDeploy", http.StatusConflict},
+			{deploy.ErrNoDeploymentActive, "NoDeploymentInProgress", http.StatusConflict},
+			{deploy.ErrCannotPromote, "CannotPromote", http.StatusConflict},
+			{deploy.ErrNothingToRetry, "NothingToRetry", http.StatusConflict},
+			{deploy.ErrInvalidTarget, "InvalidTarget", http.StatusBadRequest},
+			{registry.ErrVersionNotFound, "VersionNotFound", http.StatusNotFound},
 		} {
 			if errors.Is(err, m.err) {
 				ae.Code, ae.status = m.code, m.status
@@ -171,8 +217,30 @@ func writeErr(w http.ResponseWriter, err error) {
 // deploy publishes what changed and starts a deployment for each function
 // that deploys gradually; the others switch at once. A refused deploy
 // changes nothing.
-func (s *Server) deploy(*http.Request) (any, error) {
-	changes, err := s.Publisher.PublishAndDeploy()
+//
+// Options (DeployOptions) need an OptionsPublisher; they are checked
+// before anything is published.
+func (s *Server) deploy(r *http.Request) (any, error) {
+	var in DeployOptions
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	if in.Type != "" {
+		t, err := schedule.Parse(in.Type)
+		if err != nil {
+			return nil, &apiErr{Code: "InvalidDeploymentType", Message: err.Error(), status: http.StatusBadRequest}
+		}
+		in.Schedule = &t
+	}
+	var changes []Change
+	var err error
+	if op, ok := s.Publisher.(OptionsPublisher); ok {
+		changes, err = op.PublishAndDeployWith(in)
+	} else if in != (DeployOptions{}) {
+		return nil, &apiErr{Code: "NotSupported", Message: "this engine takes no deploy options; deploy without them", status: http.StatusNotImplemented}
+	} else {
+		changes, err = s.Publisher.PublishAndDeploy()
+	}
 	if err != nil {
 		return nil, err
 	}

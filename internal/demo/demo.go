@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if good.Status != deploy.StatusSucceeded {
 		return res, fmt.Errorf("the good deployment ended %s: %s", good.Status, errorText(good))
 	}
-	res.OriginalVer, res.GoodVer = good.Target.CurrentVersion, good.Target.TargetVersion
+	res.OriginalVer, res.GoodVer = strconv.Itoa(good.Target.CurrentVersion), strconv.Itoa(good.Target.TargetVersion)
 
 	// 2. A bad version: the smoke test passes (GET /orders works), but
 	// GET /orders/{id} fails under real traffic; its error alarm trips.
@@ -123,7 +124,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("the bad deployment: %w", err)
 	}
 	rolledBackAt := time.Now()
-	res.Bad, res.BadVer, res.RollbackReaction = bad, bad.Target.TargetVersion, bad.RollbackReaction
+	res.Bad, res.BadVer, res.RollbackReaction = bad, strconv.Itoa(bad.Target.TargetVersion), bad.RollbackReaction
 	if bad.Status != deploy.StatusStopped || bad.ErrorInformation == nil || bad.ErrorInformation.Code != deploy.ErrAlarmActive || !bad.RolledBack() {
 		return res, fmt.Errorf("the bad deployment was not stopped by its alarm and rolled back: %s %s", bad.Status, errorText(bad))
 	}

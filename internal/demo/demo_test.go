@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestDemo(t *testing.T) {
 	if res.Good.Status != deploy.StatusSucceeded || res.Bad.Status != deploy.StatusStopped || !res.Bad.RolledBack() {
 		t.Fatalf("good %s, bad %s:\n%s", res.Good.Status, res.Bad.Status, out.String())
 	}
-	if res.Rollback.Creator != deploy.CreatorRollback || res.Rollback.Target.TargetVersion != res.GoodVer {
+	if res.Rollback.Creator != deploy.CreatorRollback || strconv.Itoa(res.Rollback.Target.TargetVersion) != res.GoodVer {
 		t.Fatalf("rollback deployment %+v", res.Rollback)
 	}
 	if res.Errors[res.BadVer] == 0 || res.Errors[res.GoodVer] != 0 || res.BadAfterRollback != 0 {

@@ -13,11 +13,23 @@ import (
 
 // notifier delivers trigger notifications: always to the log, and as an
 // HTTP POST when a trigger's target is an http(s) URL (locally there is no
-// SNS topic to publish to).
+// SNS topic to publish to). Posts go out one at a time, in the order the
+// events happened, from a goroutine of their own: the deployment never
+// waits for a slow target.
 type notifier struct {
 	log    *slog.Logger
 	client *http.Client
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	pending []delivery
+	running bool
+}
+
+// delivery is one POST to make.
+type delivery struct {
+	trigger, url string
+	body         []byte
 }
 
 func newNotifier(log *slog.Logger) *notifier {
@@ -54,23 +66,51 @@ func (n *notifier) send(g *Group, d Deployment, event string) {
 			continue
 		}
 		body, _ := json.Marshal(msg)
+		n.enqueue(delivery{trigger: t.Name, url: t.Target, body: body})
+	}
+}
+
+func (n *notifier) enqueue(d delivery) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pending = append(n.pending, d)
+	if !n.running {
+		n.running = true
 		n.wg.Add(1)
-		go func(url string) {
-			defer n.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := n.client.Do(req)
-			if err != nil {
-				n.log.Warn("trigger delivery failed", "trigger", t.Name, "target", url, "err", err)
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode >= 300 {
-				n.log.Warn("trigger delivery refused", "trigger", t.Name, "target", url, "status", resp.Status)
-			}
-		}(t.Target)
+		go n.drain()
+	}
+}
+
+// drain posts the pending deliveries in order, then ends.
+func (n *notifier) drain() {
+	defer n.wg.Done()
+	for {
+		n.mu.Lock()
+		if len(n.pending) == 0 {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		d := n.pending[0]
+		n.pending = n.pending[1:]
+		n.mu.Unlock()
+		n.post(d)
+	}
+}
+
+func (n *notifier) post(d delivery) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		n.log.Warn("trigger delivery failed", "trigger", d.trigger, "target", d.url, "err", err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		n.log.Warn("trigger delivery refused", "trigger", d.trigger, "target", d.url, "status", resp.Status)
 	}
 }
 

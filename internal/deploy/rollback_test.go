@@ -65,7 +65,7 @@ func TestConcurrentRollbacksMakeOne(t *testing.T) {
 		}
 	}
 	d := h.waitFor(got[0].ID, "Succeeded", done)
-	if d.Status != StatusSucceeded || !d.ManualRollback || d.Target.TargetVersion != "19" {
+	if d.Status != StatusSucceeded || !d.ManualRollback || d.Target.TargetVersion != 19 {
 		t.Fatalf("rollback %+v", d)
 	}
 	h.wantRouting(19, 0, 0)

@@ -3,14 +3,29 @@
 // schedule, alarms that stop a deployment, and automatic rollback recorded
 // as a deployment of its own.
 //
-// A deployment is one goroutine walking the lifecycle against a clock; hook
-// reports, alarm changes and stop requests reach it as events, so an alarm
-// entering ALARM moves traffic back without waiting for a poll. Every state
-// change is written to the store before it is acted on, and an alias move is
-// written in the same transaction as the step that made it.
+// The decisions are one pure function, advance (core.go): from a
+// deployment's state (its record, with an explicit Phase), an input (a
+// timer tick, a hook report, an alarm, a stop or promote request, crash
+// recovery) and the time, to the next state and the effects to carry out
+// (commit the record, moving the alias in the same transaction; invoke a
+// hook; send a notification). Inputs a phase does not take, and moves
+// between phases that are not in its transition table, are rejected there
+// and nowhere else. testdata/scenarios.txt pins the lifecycle input by
+// input.
+//
+// Each deployment in progress has a goroutine (run.go) that only feeds
+// advance and carries out its effects. Readers get immutable snapshots of
+// the last committed record; no lock is held across I/O. Every state change
+// is written to the store before anyone hears of it, and an alias move is
+// written in the same transaction as the step that made it. Versions are
+// numbers; CodeDeploy's API carries them as strings, converted in
+// internal/awsapi.
 package deploy
 
 import (
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/schedule"
@@ -100,15 +115,6 @@ type Group struct {
 	HookTimeout     time.Duration // 0: DefaultHookTimeout
 }
 
-func (g *Group) rollsBackOn(event string) bool {
-	for _, e := range g.AutoRollback {
-		if e == event {
-			return true
-		}
-	}
-	return false
-}
-
 // Trigger is a CodeDeploy trigger configuration.
 type Trigger struct {
 	Name   string   `json:"triggerName"`
@@ -134,6 +140,8 @@ type Deployment struct {
 	AutoRollback         []string         `json:"autoRollbackEvents,omitempty"`
 	Target               LambdaTarget     `json:"lambdaTarget"`
 	LifecycleEvents      []LifecycleEvent `json:"lifecycleEvents"`
+	// Phase is where the deployment is in its lifecycle (see Phase).
+	Phase Phase `json:"phase"`
 	// Steps is the traffic schedule, with the step reached (for status and crash recovery).
 	Steps       []schedule.Step `json:"steps"`
 	StepReached int             `json:"stepReached"` // steps applied so far
@@ -160,13 +168,53 @@ type RollbackInfo struct {
 	RollbackMessage                string `json:"rollbackMessage,omitempty"`
 }
 
-// LambdaTarget is the alias the deployment shifts.
+// LambdaTarget is the alias the deployment shifts. Versions are numbers
+// here; CodeDeploy's API carries them as strings, and internal/awsapi
+// converts them at that edge.
 type LambdaTarget struct {
 	FunctionName        string  `json:"functionName"`
 	FunctionAlias       string  `json:"functionAlias"`
-	CurrentVersion      string  `json:"currentVersion"`
-	TargetVersion       string  `json:"targetVersion"`
+	CurrentVersion      int     `json:"currentVersion"`
+	TargetVersion       int     `json:"targetVersion"`
 	TargetVersionWeight float64 `json:"targetVersionWeight"`
+}
+
+// UnmarshalJSON reads versions as numbers, or as the strings that records
+// written by sluice before 2026-12 hold.
+func (t *LambdaTarget) UnmarshalJSON(b []byte) error {
+	type plain LambdaTarget
+	var v struct {
+		plain
+		CurrentVersion json.RawMessage `json:"currentVersion"`
+		TargetVersion  json.RawMessage `json:"targetVersion"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*t = LambdaTarget(v.plain)
+	var err error
+	if t.CurrentVersion, err = versionNumber(v.CurrentVersion); err != nil {
+		return fmt.Errorf("currentVersion: %w", err)
+	}
+	if t.TargetVersion, err = versionNumber(v.TargetVersion); err != nil {
+		return fmt.Errorf("targetVersion: %w", err)
+	}
+	return nil
+}
+
+func versionNumber(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(s)
 }
 
 // LifecycleEvent is one lifecycle event's record.

@@ -143,7 +143,7 @@ func (e *Engine) pointCanaryAlarmsLocked(fn, version string) error {
 // newer deployment of the function has re-pointed them meanwhile.
 func (e *Engine) followDeployment(d deploy.Deployment) {
 	c := &e.canary
-	fn, version := d.Target.FunctionName, d.Target.TargetVersion
+	fn, version := d.Target.FunctionName, strconv.Itoa(d.Target.TargetVersion)
 	switch {
 	case d.Status == deploy.StatusCreated:
 		c.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluice-dev/sluice/internal/bundle"
 	"github.com/sluice-dev/sluice/internal/config"
@@ -15,7 +16,8 @@ import (
 // packages it (internal/bundle): one snapshot for the functions that share
 // the service's artifact, one per function packaged individually. Handler
 // files that link out of the service are refused before anything is
-// published. The result is keyed by function key.
+// published. A function's identity leaves out the other functions'
+// handler files (registry.SnapshotEach). The result is keyed by function key.
 func (e *Engine) snapshotCode(svc *config.Service) (map[string]registry.Code, error) {
 	dev, err := bundle.DevDependencies(svc.Dir)
 	if err != nil {
@@ -24,6 +26,7 @@ func (e *Engine) snapshotCode(svc *config.Service) (map[string]registry.Code, er
 	type group struct {
 		rules    *bundle.Rules
 		keys     []string
+		handlers map[string][]string // function key → its handler files
 		confined []string
 	}
 	var groups []*group
@@ -42,26 +45,77 @@ func (e *Engine) snapshotCode(svc *config.Service) (map[string]registry.Code, er
 		}
 		g := byKey[rules.Key]
 		if g == nil {
-			g = &group{rules: rules}
+			g = &group{rules: rules, handlers: map[string][]string{}}
 			byKey[rules.Key] = g
 			groups = append(groups, g)
 		}
+		files := runtime.HandlerFiles(f.Runtime, f.Handler)
 		g.keys = append(g.keys, f.Key)
-		g.confined = append(g.confined, runtime.HandlerFiles(f.Runtime, f.Handler)...)
+		g.handlers[f.Key] = files
+		g.confined = append(g.confined, files...)
 	}
 	codes := map[string]registry.Code{}
 	for _, g := range groups {
-		code, err := e.registry.SnapshotWith(svc.Dir, registry.SnapshotOptions{
+		// Functions sharing an artifact differ in their entry points: an
+		// edit to one function's handler file is not a change of the others.
+		aside := map[string][]string{}
+		for _, k := range g.keys {
+			own := map[string]bool{}
+			for _, p := range g.handlers[k] {
+				own[p] = true
+			}
+			aside[k] = []string{}
+			for _, other := range g.keys {
+				for _, p := range g.handlers[other] {
+					if !own[p] {
+						aside[k] = append(aside[k], p)
+					}
+				}
+			}
+		}
+		got, err := e.registry.SnapshotEach(svc.Dir, registry.SnapshotOptions{
 			Filter: g.rules, Confined: g.confined, Progress: e.snapshotProgress(svc.Dir),
-		})
+		}, aside)
 		if err != nil {
 			return nil, fmt.Errorf("the code of %v: %w", g.keys, err)
 		}
-		for _, k := range g.keys {
+		for k, code := range got {
 			codes[k] = code
 		}
 	}
+	if err := e.provideNodeSDK(svc, codes); err != nil {
+		return nil, err
+	}
 	return codes, nil
+}
+
+// provideNodeSDK installs, into the user's cache, the AWS SDK for
+// JavaScript v3 packages the Node.js functions load without bundling them,
+// as Lambda's Node.js runtimes include them (runtime.NodeSDK).
+func (e *Engine) provideNodeSDK(svc *config.Service, codes map[string]registry.Code) error {
+	if e.nodeSDK.Dir == "" {
+		return nil
+	}
+	scanned := map[string]bool{}
+	need := map[string]bool{}
+	for _, f := range svc.Functions {
+		code, ok := codes[f.Key]
+		if !ok || !strings.HasPrefix(f.Runtime, "nodejs") || scanned[code.Dir] {
+			continue
+		}
+		scanned[code.Dir] = true
+		pkgs, err := runtime.NodeSDKPackages(code.Dir)
+		if err != nil {
+			return fmt.Errorf("look for the AWS SDK packages %s loads: %w", f.Key, err)
+		}
+		for _, p := range pkgs {
+			need[p] = true
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	return e.nodeSDK.Ensure(config.SortedKeys(need), e.opts.Out)
 }
 
 // snapshotProgress reports large snapshots, which would otherwise be a

@@ -70,7 +70,7 @@ func TestDeployAfterAStoppedDeploymentDeploysAgain(t *testing.T) {
 	e := start(t, dir, clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)))
 	rewrite(t, filepath.Join(dir, "handler.js"), "'one'", "'two'")
 	c := deployOne(t, e, 1, 2)
-	if err := e.Deployer().Stop(c.DeploymentID, false); err != nil {
+	if _, err := e.Deployer().Stop(c.DeploymentID, false); err != nil {
 		t.Fatal(err)
 	}
 	if d := waitDeployment(t, e, c.DeploymentID); d.Status != deploy.StatusStopped || d.RolledBack() {

@@ -36,6 +36,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/registry"
+	"github.com/sluice-dev/sluice/internal/runtime"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/validate"
 )
@@ -102,6 +103,8 @@ type Engine struct {
 	stateDir string
 	// requestLog prints requests and function output; nil with --quiet.
 	requestLog *requestLog
+	// nodeSDK caches the AWS SDK for JavaScript packages functions load.
+	nodeSDK runtime.NodeSDK
 
 	db       *store.DB
 	registry *registry.Registry
@@ -110,7 +113,7 @@ type Engine struct {
 	alarms   *alarm.Evaluator
 	invoker  *invoke.Invoker
 	gateway  *gateway.Gateway
-	deployer *deploy.Engine
+	deployer *deploy.Controller
 	api      *http.ServeMux
 	canary   canaryAlarms // deploymentSettings.canaryAlarms, following deployments
 
@@ -227,6 +230,13 @@ func Start(opts Options) (_ *Engine, err error) {
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
 	// Stack traces name the service's files, not the version's snapshot.
 	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
+	// Lambda's Node.js runtimes include the AWS SDK v3; so does the cache.
+	if sdk, sdkErr := runtime.DefaultNodeSDK(); sdkErr != nil {
+		e.log.Warn("the AWS SDK for JavaScript will not be provided to functions that do not bundle it", "err", sdkErr)
+	} else {
+		e.nodeSDK = sdk
+		iopts.Environment[runtime.NodeSDKEnv] = sdk.NodeModules()
+	}
 	e.warnRuntimeDifferences(svc)
 	if iopts.RuntimeDir == "" {
 		iopts.RuntimeDir = filepath.Join(e.stateDir, "runtime")
@@ -420,7 +430,7 @@ func (e *Engine) Handle(pattern string, h http.Handler) { e.api.Handle(pattern, 
 
 // The engine's parts, for `sluice deploy` and the control API.
 func (e *Engine) Registry() *registry.Registry { return e.registry }
-func (e *Engine) Deployer() *deploy.Engine     { return e.deployer }
+func (e *Engine) Deployer() *deploy.Controller { return e.deployer }
 func (e *Engine) Metrics() *metrics.Store      { return e.metrics }
 func (e *Engine) Alarms() *alarm.Evaluator     { return e.alarms }
 func (e *Engine) Clock() clock.Clock           { return e.clock }

@@ -16,7 +16,17 @@ import (
 // rolled back, that a stopped or failed deployment left behind, or that was
 // published at a restart is deployed too. A refused deploy publishes
 // nothing.
-func (e *Engine) PublishAndDeploy() (changes []control.Change, err error) {
+func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
+	return e.PublishAndDeployWith(control.DeployOptions{})
+}
+
+// PublishAndDeployWith is PublishAndDeploy with a deploy's options
+// (control.OptionsPublisher): the deployments it starts ignore their
+// alarms, or use another deployment type, for this deploy only.
+func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) (changes []control.Change, err error) {
+	if opts.Function != "" {
+		return nil, &control.PublishError{Err: fmt.Errorf("deploying one function (%s) alone is not supported yet; deploy the whole service", opts.Function)}
+	}
 	began := e.clock.Now() // the stack update CloudFormation's API shows begins before its deployments
 	svc, err := e.load()
 	if err != nil {
@@ -61,7 +71,7 @@ func (e *Engine) PublishAndDeploy() (changes []control.Change, err error) {
 			continue
 		}
 		c.Group = g.Name
-		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New})
+		d, err := e.deployer.Create(deploy.CreateInput{Group: g.Name, TargetVersion: p.New, IgnoreAlarms: opts.IgnoreAlarms, Type: opts.Schedule})
 		if err != nil {
 			c.Error = err.Error()
 		} else {

@@ -1,9 +1,16 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path/filepath"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/alarm"
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 )
 
@@ -22,4 +29,83 @@ func (w alarmWatcher) Watch(name string, fn func(deploy.AlarmState)) (cancel fun
 	st := a.State()
 	fn(deploy.AlarmState{Name: name, State: st.Value.String(), Reason: st.Reason})
 	return cancel, nil
+}
+
+// WatchInterval is how often Watch looks at the service's files.
+const WatchInterval = 500 * time.Millisecond
+
+// Watch publishes and deploys the service as its files change, until stop
+// is called (`sluice serve --watch`). Every interval it takes a
+// fingerprint of the service directory (paths, sizes and modification
+// times; not .sluice, .git, .serverless or node_modules/.cache), starting
+// from the files as they are when Watch returns. Once a change has
+// settled for an interval, it calls PublishAndDeploy, which publishes the
+// functions whose code or configuration changed, makes those without
+// deploymentSettings live at once, and deploys the others gradually. A
+// change that arrives while a deployment is in progress waits for it to
+// end. report receives each outcome, from Watch's goroutine.
+func (e *Engine) Watch(interval time.Duration, report func([]control.Change, error)) (stop func()) {
+	dir := e.Service().Dir
+	last := fingerprint(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pending, waiting := false, false
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if fp := fingerprint(dir); fp != last {
+				last, pending = fp, true
+				continue // not settled yet: editors write in several steps
+			}
+			if !pending {
+				continue
+			}
+			changes, err := e.PublishAndDeploy()
+			if errors.Is(err, deploy.ErrAlreadyInProgress) {
+				if !waiting {
+					report(nil, err)
+				}
+				waiting = true
+				continue // still pending: try again when the deployment ends
+			}
+			pending, waiting = false, false
+			report(changes, err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// fingerprint sums what Watch compares between two looks at dir.
+func fingerprint(dir string) uint64 {
+	h := fnv.New64a()
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file removed while walking: the next look sees it gone
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			switch {
+			case d.Name() == StateDirName, d.Name() == ".git", d.Name() == ".serverless", rel == filepath.Join("node_modules", ".cache"):
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", rel, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	return h.Sum64()
 }

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
@@ -44,11 +45,14 @@ func (p Progress) Stack(s StackState) {
 // which the progress renderer draws. The traffic steps come from the
 // deployment config's name; a custom config's are unknown.
 func AsDeployment(d Deployment) deploy.Deployment {
+	// CodeDeploy's API carries versions as strings; the engine's as numbers.
+	current, _ := strconv.Atoi(d.CurrentVersion)
+	target, _ := strconv.Atoi(d.TargetVersion)
 	out := deploy.Deployment{
 		ID: d.ID, ApplicationName: d.Application, DeploymentGroupName: d.Group, DeploymentConfigName: d.Config,
 		Status: deploy.Status(d.Status), Creator: d.Creator, CreateTime: d.CreateTime,
-		Target: deploy.LambdaTarget{FunctionName: d.Function, FunctionAlias: d.Alias, CurrentVersion: d.CurrentVersion,
-			TargetVersion: d.TargetVersion, TargetVersionWeight: d.TargetWeight},
+		Target: deploy.LambdaTarget{FunctionName: d.Function, FunctionAlias: d.Alias, CurrentVersion: current,
+			TargetVersion: target, TargetVersionWeight: d.TargetWeight},
 	}
 	if !d.CompleteTime.IsZero() {
 		t := d.CompleteTime

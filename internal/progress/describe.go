@@ -31,7 +31,7 @@ func Describe(d deploy.Deployment, bar bool) string { return describe(d, bar, tr
 func describe(d deploy.Deployment, bar, reason bool) string {
 	name := fmt.Sprintf("%-24s", d.Target.FunctionName+":"+d.Target.FunctionAlias)
 	w := d.Target.TargetVersionWeight
-	cur, tgt := "v"+d.Target.CurrentVersion, "v"+d.Target.TargetVersion
+	cur, tgt := fmt.Sprintf("v%d", d.Target.CurrentVersion), fmt.Sprintf("v%d", d.Target.TargetVersion)
 	switch d.Status {
 	case deploy.StatusSucceeded:
 		return fmt.Sprintf("%s ✔ %s serves all traffic (%s, %s)", name, tgt, d.ID, d.DeploymentConfigName)

@@ -14,7 +14,7 @@ import (
 
 func deployment(status deploy.Status, step int, weight float64) deploy.Deployment {
 	d := deploy.Deployment{ID: "d-TEST00001", Status: status, StepReached: step, DeploymentConfigName: "CodeDeployDefault.LambdaCanary10Percent5Minutes",
-		Target: deploy.LambdaTarget{FunctionName: "svc-dev-api", FunctionAlias: "Live", CurrentVersion: "1", TargetVersion: "2", TargetVersionWeight: weight},
+		Target: deploy.LambdaTarget{FunctionName: "svc-dev-api", FunctionAlias: "Live", CurrentVersion: 1, TargetVersion: 2, TargetVersionWeight: weight},
 		Steps:  make([]schedule.Step, 2)}
 	d.LifecycleEvents = []deploy.LifecycleEvent{{Name: deploy.EventStart, Status: deploy.EventSucceeded}, {Name: deploy.EventAllowTraffic, Status: deploy.EventInProgress}}
 	return d

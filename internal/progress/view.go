@@ -1,7 +1,6 @@
 package progress
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
@@ -58,8 +57,7 @@ func View(d deploy.Deployment, tl Timeline) Deployment {
 	if tl == nil {
 		tl = identity{}
 	}
-	from, _ := strconv.Atoi(d.Target.CurrentVersion)
-	to, _ := strconv.Atoi(d.Target.TargetVersion)
+	from, to := d.Target.CurrentVersion, d.Target.TargetVersion
 	v := Deployment{ID: d.ID, Function: d.Target.FunctionName, Alias: d.Target.FunctionAlias, FromVersion: from, ToVersion: to,
 		Type: d.DeploymentConfigName, Status: string(d.Status), Creator: d.Creator, CreateTime: tl.Wall(d.CreateTime).UTC(),
 		Weight: d.Target.TargetVersionWeight, Step: d.StepReached, Steps: len(d.Steps), LifecycleEvent: Phase(d),

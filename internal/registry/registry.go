@@ -246,6 +246,34 @@ func (r *Registry) SnapshotWith(srcDir string, opts SnapshotOptions) (Code, erro
 	return Code{SHA256: t.sha, Dir: t.dir}, nil
 }
 
+// SnapshotEach stores the files of srcDir that opts select once, and
+// returns a Code per key of aside. Each holds all the files, but its
+// identity (SHA256, which decides whether publishing makes a new version)
+// leaves out the content of the files aside[key] names: another function's
+// handler, in a service whose functions share one artifact, so that
+// editing one function does not make new versions of the others. Until
+// its own identity changes, a function keeps the version, and so the
+// copies of those files, it had.
+func (r *Registry) SnapshotEach(srcDir string, opts SnapshotOptions, aside map[string][]string) (map[string]Code, error) {
+	entries, err := r.code.store(srcDir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", srcDir, err)
+	}
+	codes := make(map[string]Code, len(aside))
+	for key, paths := range aside {
+		set := make(map[string]bool, len(paths))
+		for _, p := range paths {
+			set[p] = true
+		}
+		t, err := r.code.materialize(entries, set)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", srcDir, err)
+		}
+		codes[key] = Code{SHA256: t.sha, Dir: t.dir}
+	}
+	return codes, nil
+}
+
 // Publish snapshots srcDir and publishes it with cfg (see PublishCode).
 func (r *Registry) Publish(function string, cfg Config, srcDir, description string) (v *Version, created bool, err error) {
 	code, err := r.Snapshot(srcDir)

@@ -77,17 +77,27 @@ type SnapshotProgress struct {
 
 // snapshot stores srcDir's current content and returns its tree.
 func (c *codeStore) snapshot(srcDir string, opts SnapshotOptions) (tree, error) {
-	srcDir, err := filepath.Abs(srcDir)
+	entries, err := c.store(srcDir, opts)
 	if err != nil {
 		return tree{}, err
 	}
+	return c.materialize(entries, nil)
+}
+
+// store copies the files of srcDir that opts select into the blob store
+// (those it does not hold yet) and returns the tree's entries, sorted.
+func (c *codeStore) store(srcDir string, opts SnapshotOptions) ([]treeEntry, error) {
+	srcDir, err := filepath.Abs(srcDir)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkConfined(srcDir, opts.Confined); err != nil {
-		return tree{}, err
+		return nil, err
 	}
 	absStore, _ := filepath.Abs(c.dir)
 	blobs := filepath.Join(c.dir, "blobs")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		return tree{}, err
+		return nil, err
 	}
 	var entries []treeEntry
 	var fresh []store.FileHashRecord
@@ -125,7 +135,7 @@ func (c *codeStore) snapshot(srcDir string, opts SnapshotOptions) (tree, error) 
 		return nil
 	}, absStore)
 	if err != nil {
-		return tree{}, err
+		return nil, err
 	}
 	if opts.Progress != nil {
 		progress.Stored, progress.Done = len(fresh), true
@@ -133,12 +143,25 @@ func (c *codeStore) snapshot(srcDir string, opts SnapshotOptions) (tree, error) 
 	}
 	if len(fresh) > 0 {
 		if err := c.db.PutFileHashes(fresh); err != nil {
-			return tree{}, err
+			return nil, err
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].rel < entries[j].rel })
+	return entries, nil
+}
+
+// materialize links entries into a tree named by their identity: every
+// entry's path and content, except that the content of the paths in aside
+// does not count (their paths do). A tree of that identity already stored
+// is reused as it is.
+func (c *codeStore) materialize(entries []treeEntry, aside map[string]bool) (tree, error) {
+	blobs := filepath.Join(c.dir, "blobs")
 	h := sha256.New()
 	for _, e := range entries {
+		if aside[e.rel] {
+			fmt.Fprintf(h, "%s\x00(aside)\n", e.rel)
+			continue
+		}
 		fmt.Fprintf(h, "%s\x00%s\n", e.rel, e.blob)
 	}
 	t := tree{sha: hex.EncodeToString(h.Sum(nil))}

@@ -179,9 +179,7 @@ func (r *run) rehearse(ctx context.Context, name, fault string) (Fault, error) {
 	}
 	out.WallSeconds = time.Since(wallStart).Seconds()
 	out.Status = string(d.Status)
-	if d.StartTime != nil && d.CompleteTime != nil {
-		out.ScheduleSeconds = d.CompleteTime.Sub(*d.StartTime).Seconds()
-	}
+	out.ScheduleSeconds = trafficTime(d).Seconds()
 	out.Caught = d.Status != deploy.StatusSucceeded
 	out.By = stoppedBy(d)
 	invocations, errs := demo.VersionCounts(r.eng.Metrics(), r.f.Name, r.alias, from, r.eng.Clock().Now())
@@ -300,6 +298,18 @@ func (r *run) settle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// trafficTime is how long, in schedule time, the copy had traffic: from
+// the start of AllowTraffic to the end of the deployment (0 when a
+// BeforeAllowTraffic hook stopped it first).
+func trafficTime(d deploy.Deployment) time.Duration {
+	for _, ev := range d.LifecycleEvents {
+		if ev.Name == deploy.EventAllowTraffic && ev.StartTime != nil && d.CompleteTime != nil {
+			return d.CompleteTime.Sub(*ev.StartTime)
+		}
+	}
+	return 0
 }
 
 var alarmStop = regexp.MustCompile(`alarm (.+?) went into ALARM`)

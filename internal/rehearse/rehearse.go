@@ -88,8 +88,9 @@ type Fault struct {
 	// how many of them failed, before it was stopped.
 	Requests int `json:"requests"`
 	Errors   int `json:"errors"`
-	// ScheduleSeconds is how long the deployment ran in schedule time (the
-	// time AWS would have taken); WallSeconds how long it took here.
+	// ScheduleSeconds is how long the copy had traffic, from AllowTraffic to
+	// the deployment's end, in schedule time (the time AWS would have
+	// taken); WallSeconds how long the whole deployment took here.
 	ScheduleSeconds float64 `json:"scheduleSeconds"`
 	WallSeconds     float64 `json:"wallSeconds"`
 	Status          string  `json:"status"` // the deployment's end: Succeeded, Stopped, Failed

@@ -67,6 +67,22 @@ function mapOutputPaths() {
   }
 }
 
+// ---- the AWS SDK (sluice) ------------------------------------------------
+// Lambda's Node.js runtimes include the AWS SDK for JavaScript v3 in
+// /var/runtime/node_modules, on NODE_PATH after the layers and before the
+// function's own directory. sluice installs the @aws-sdk packages a
+// function names into a cache (SLUICE_NODEJS_SDK_DIR) and puts it there.
+
+function provideAwsSdk() {
+  const dir = env.SLUICE_NODEJS_SDK_DIR;
+  if (!dir) return;
+  const paths = (env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
+  const at = paths.indexOf(TASK_ROOT);
+  paths.splice(at < 0 ? paths.length : at, 0, dir);
+  env.NODE_PATH = paths.join(path.delimiter);
+  require('node:module')._initPaths();
+}
+
 // ---- the Runtime API client ---------------------------------------------
 
 class Client {
@@ -443,6 +459,7 @@ function withFault(handler, spec) {
 
 async function main() {
   mapOutputPaths();
+  provideAwsSdk();
   patchConsole();
   const client = new Client(API);
   process.on('uncaughtException', (err) => fatal(client, 'Uncaught Exception', err));

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ var epoch = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 // hook, reports through the engine's PutLifecycleEventHookExecutionStatus.
 type hookFuncs struct {
 	mu      sync.Mutex
-	e       *Engine
+	e       *Controller
 	calls   map[string][]map[string]string
 	behave  map[string]func(deploymentID, execID string) error // nil: never report
 	reports chan error
@@ -109,7 +110,7 @@ type harness struct {
 	reg    *registry.Registry
 	hooks  *hookFuncs
 	alarms *alarmTable
-	e      *Engine
+	e      *Controller
 	group  *Group
 	state  string
 }
@@ -153,7 +154,9 @@ func (h *harness) start() {
 	h.t.Cleanup(h.e.Close)
 }
 
-// waitFor waits until cond holds for the deployment, or fails after a deadline.
+// waitFor waits until cond holds for the deployment, or fails after a
+// deadline. Every change is committed and published, so it waits on the
+// controller's notifications, never on a timer.
 func (h *harness) waitFor(id, what string, cond func(Deployment) bool) Deployment {
 	h.t.Helper()
 	changed := make(chan struct{}, 1)
@@ -165,8 +168,6 @@ func (h *harness) waitFor(id, what string, cond func(Deployment) bool) Deploymen
 	})
 	defer cancel()
 	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond) // also re-check on a tick: clock timers change no record
-	defer tick.Stop()
 	for {
 		d, err := h.e.Get(id)
 		if err != nil {
@@ -177,7 +178,6 @@ func (h *harness) waitFor(id, what string, cond func(Deployment) bool) Deploymen
 		}
 		select {
 		case <-changed:
-		case <-tick.C:
 		case <-deadline:
 			b, _ := json.MarshalIndent(d, "", "  ")
 			h.t.Fatalf("deployment never reached %s:\n%s", what, b)
@@ -185,12 +185,12 @@ func (h *harness) waitFor(id, what string, cond func(Deployment) bool) Deploymen
 	}
 }
 
-// atStep waits until step n has been applied and the next step's timer is armed.
+// atStep waits until step n has been applied. The clock may be advanced
+// at once: a deployment's timers are set for absolute times, so a timer
+// armed after the clock moved past its time fires at once.
 func (h *harness) atStep(id string, n int) Deployment {
 	h.t.Helper()
-	return h.waitFor(id, "step "+string(rune('0'+n))+" with its next timer armed", func(d Deployment) bool {
-		return d.StepReached == n && (n == len(d.Steps) || h.clock.Pending() > 0)
-	})
+	return h.waitFor(id, "step "+strconv.Itoa(n), func(d Deployment) bool { return d.StepReached == n })
 }
 
 func (h *harness) routing() (version, additional int, weight float64) {
@@ -294,7 +294,7 @@ func TestAlarmStopsDeploymentAndRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rb.Creator != CreatorRollback || rb.Status != StatusSucceeded || rb.RollbackInfo.RollbackTriggeringDeploymentID != d.ID ||
-		rb.Target.TargetVersion != "1" || rb.Target.CurrentVersion != "2" {
+		rb.Target.TargetVersion != 1 || rb.Target.CurrentVersion != 2 {
 		t.Fatalf("rollback deployment %+v", rb)
 	}
 	st := eventStatuses(d)
@@ -361,7 +361,7 @@ func TestHookThatNeverReportsTimesOut(t *testing.T) {
 	h := newHarness(t, "AllAtOnce", func(g *Group) { g.PreTrafficHook = "pre"; g.HookTimeout = 0 })
 	d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 	h.waitFor(d.ID, "the hook invoked and its timer armed", func(d Deployment) bool {
-		return d.LifecycleEvents[1].HookExecutionID != "" && h.clock.Pending() > 0
+		return d.LifecycleEvents[1].HookExecutionID != ""
 	})
 	h.clock.Advance(59 * time.Minute)
 	if d, _ = h.e.Get(d.ID); d.Status != StatusInProgress {
@@ -428,7 +428,7 @@ func TestStopByRequest(t *testing.T) {
 		h := newHarness(t, "Canary10Percent5Minutes", nil)
 		d, _ := h.e.Create(CreateInput{Group: h.group.Name, TargetVersion: 2})
 		h.atStep(d.ID, 1)
-		if err := h.e.Stop(d.ID, rollback); err != nil {
+		if _, err := h.e.Stop(d.ID, rollback); err != nil {
 			t.Fatal(err)
 		}
 		d, _ = h.e.Get(d.ID)
@@ -440,7 +440,7 @@ func TestStopByRequest(t *testing.T) {
 		} else {
 			h.wantRouting(1, 2, 0.1) // CodeDeploy leaves a stopped alias where it was
 		}
-		if err := h.e.Stop(d.ID, true); !errors.Is(err, ErrAlreadyCompleted) {
+		if _, err := h.e.Stop(d.ID, true); !errors.Is(err, ErrAlreadyCompleted) {
 			t.Fatalf("second stop: err = %v", err)
 		}
 	}
@@ -485,7 +485,7 @@ func TestManualRollbackReturnsToPreviousVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	rb = h.waitFor(rb.ID, "Succeeded", done)
-	if rb.Status != StatusSucceeded || rb.Target.TargetVersion != "1" {
+	if rb.Status != StatusSucceeded || rb.Target.TargetVersion != 1 {
 		t.Fatalf("manual rollback: %+v", rb)
 	}
 	h.wantRouting(1, 0, 0)

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
-// Invoker invokes hook functions. It is the engine's only way into the
+// Invoker invokes hook functions. It is the controller's only way into the
 // functions it deploys, which keeps this package free of process handling.
 type Invoker interface {
 	// InvokeHook invokes the function asynchronously (invocation type
@@ -53,31 +54,37 @@ var (
 	ErrInvalidHookStatus     = errors.New("invalid lifecycle event status")
 	ErrNothingToDeploy       = errors.New("nothing to deploy")
 	ErrInvalidTarget         = errors.New("invalid deployment target")
+	ErrNoDeploymentActive    = errors.New("no deployment is in progress")
+	ErrCannotPromote         = errors.New("the deployment cannot be promoted")
+	ErrNothingToRetry        = errors.New("nothing to retry")
 )
 
-// Engine runs deployments.
-type Engine struct {
-	clock  clock.Clock
-	reg    *registry.Registry
-	db     *store.DB
-	hooks  Invoker
-	alarms Alarms
-	log    *slog.Logger
-	notify *notifier
+// Controller runs the deployments of a set of deployment groups.
+type Controller struct {
+	clock   clock.Clock
+	reg     *registry.Registry
+	db      *store.DB
+	hooks   Invoker
+	alarms  Alarms
+	log     *slog.Logger
+	notify  *notifier
+	closing chan struct{} // closed by Close: deployments stop where they are
+	wg      sync.WaitGroup
 
-	mu        sync.Mutex
-	groups    map[string]*Group // by name
-	active    map[string]*run   // by group name
-	runs      map[string]*run   // active, by deployment id
-	hookExecs map[string]*run   // by hook execution id
-	subs      map[int]func(Deployment)
-	nextSub   int
-	wg        sync.WaitGroup
+	// mu guards the maps below; it is never held across I/O.
+	mu     sync.Mutex
+	groups map[string]*Group // by name
+	active map[string]*run   // by group name
+	runs   map[string]*run   // in progress, by deployment id
+
+	subMu   sync.Mutex
+	subs    map[int]func(Deployment)
+	nextSub int
 
 	rollbackMu sync.Mutex // serializes Rollback
 }
 
-// Config wires an Engine.
+// Config wires a Controller.
 type Config struct {
 	Clock    clock.Clock
 	Registry *registry.Registry
@@ -88,43 +95,43 @@ type Config struct {
 	Groups   []*Group
 }
 
-// New returns an engine with the given groups. Call Recover before
+// New returns a controller of the given groups. Call Recover before
 // creating deployments, so deployments a previous engine left unfinished
 // are settled first.
-func New(c Config) *Engine {
+func New(c Config) *Controller {
 	log := c.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	e := &Engine{clock: c.Clock, reg: c.Registry, db: c.Store, hooks: c.Hooks, alarms: c.Alarms, log: log,
-		groups: map[string]*Group{}, active: map[string]*run{}, runs: map[string]*run{}, hookExecs: map[string]*run{},
+	ctl := &Controller{clock: c.Clock, reg: c.Registry, db: c.Store, hooks: c.Hooks, alarms: c.Alarms, log: log,
+		closing: make(chan struct{}), groups: map[string]*Group{}, active: map[string]*run{}, runs: map[string]*run{},
 		subs: map[int]func(Deployment){}}
-	e.notify = newNotifier(log)
+	ctl.notify = newNotifier(log)
 	for _, g := range c.Groups {
-		e.groups[g.Name] = g
+		ctl.groups[g.Name] = g
 	}
-	return e
+	return ctl
 }
 
 // SetGroups replaces the deployment groups, for a reloaded configuration.
 // Deployments in progress keep the group they started with, and a group
 // with one in progress stays busy under the same name.
-func (e *Engine) SetGroups(groups []*Group) {
+func (c *Controller) SetGroups(groups []*Group) {
 	m := make(map[string]*Group, len(groups))
 	for _, g := range groups {
 		m[g.Name] = g
 	}
-	e.mu.Lock()
-	e.groups = m
-	e.mu.Unlock()
+	c.mu.Lock()
+	c.groups = m
+	c.mu.Unlock()
 }
 
 // Groups returns the deployment groups by name.
-func (e *Engine) Groups() []*Group {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]*Group, 0, len(e.groups))
-	for _, g := range e.groups {
+func (c *Controller) Groups() []*Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Group, 0, len(c.groups))
+	for _, g := range c.groups {
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -132,13 +139,13 @@ func (e *Engine) Groups() []*Group {
 }
 
 // Group returns the named group, or the group deploying the named function.
-func (e *Engine) Group(name string) *Group {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if g := e.groups[name]; g != nil {
+func (c *Controller) Group(name string) *Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g := c.groups[name]; g != nil {
 		return g
 	}
-	for _, g := range e.groups {
+	for _, g := range c.groups {
 		if g.Function == name {
 			return g
 		}
@@ -146,30 +153,37 @@ func (e *Engine) Group(name string) *Group {
 	return nil
 }
 
-// Subscribe calls fn with a copy of a deployment each time it changes,
+func (c *Controller) group(name string) (*Group, error) {
+	if g := c.Group(name); g != nil {
+		return g, nil
+	}
+	return nil, fmt.Errorf("%w: %s (function %s has no deploymentSettings, or no such function)", ErrGroupNotFound, name, name)
+}
+
+// Subscribe calls fn with a snapshot of a deployment each time it changes,
 // until cancel is called. fn must not block.
-func (e *Engine) Subscribe(fn func(Deployment)) (cancel func()) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	id := e.nextSub
-	e.nextSub++
-	e.subs[id] = fn
+func (c *Controller) Subscribe(fn func(Deployment)) (cancel func()) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	id := c.nextSub
+	c.nextSub++
+	c.subs[id] = fn
 	return func() {
-		e.mu.Lock()
-		delete(e.subs, id)
-		e.mu.Unlock()
+		c.subMu.Lock()
+		delete(c.subs, id)
+		c.subMu.Unlock()
 	}
 }
 
-func (e *Engine) publish(d Deployment) {
-	e.mu.Lock()
-	subs := make([]func(Deployment), 0, len(e.subs))
-	for _, fn := range e.subs {
+func (c *Controller) publish(d Deployment) {
+	c.subMu.Lock()
+	subs := make([]func(Deployment), 0, len(c.subs))
+	for _, fn := range c.subs {
 		subs = append(subs, fn)
 	}
-	e.mu.Unlock()
+	c.subMu.Unlock()
 	for _, fn := range subs {
-		fn(d)
+		fn(d.clone())
 	}
 }
 
@@ -184,17 +198,23 @@ type CreateInput struct {
 	// hooks for this deployment (an AppSpec's Hooks).
 	PreTrafficHook, PostTrafficHook *string
 	Description                     string
+	// IgnoreAlarms: the group's alarms do not stop this deployment. It is
+	// recorded in the deployment (ignoreAlarms) and logged as a warning.
+	IgnoreAlarms bool
+	// Type, when set, replaces the group's traffic shifting for this
+	// deployment (e.g. AllAtOnce for an emergency fix).
+	Type *schedule.Type
 }
 
 // Create starts a deployment of a group's alias to a target version, from
 // the version the alias points at now. A group with a deployment in
 // progress refuses.
-func (e *Engine) Create(in CreateInput) (Deployment, error) {
-	g := e.Group(in.Group)
-	if g == nil {
-		return Deployment{}, fmt.Errorf("%w: %s", ErrGroupNotFound, in.Group)
+func (c *Controller) Create(in CreateInput) (Deployment, error) {
+	g, err := c.group(in.Group)
+	if err != nil {
+		return Deployment{}, err
 	}
-	fn := e.reg.Function(g.Function)
+	fn := c.reg.Function(g.Function)
 	if fn == nil {
 		return Deployment{}, fmt.Errorf("%w: function %s has no versions", ErrNothingToDeploy, g.Function)
 	}
@@ -213,8 +233,12 @@ func (e *Engine) Create(in CreateInput) (Deployment, error) {
 	if rt.Additional == nil && rt.Version.Number == in.TargetVersion {
 		return Deployment{}, fmt.Errorf("%w: alias %s of %s already points at version %d", ErrNothingToDeploy, g.Alias, g.Function, in.TargetVersion)
 	}
-	d := e.newDeployment(g, rt.Version.Number, in.TargetVersion, CreatorUser, g.Type.Steps())
-	d.Description = in.Description
+	typ := g.Type
+	if in.Type != nil {
+		typ = *in.Type
+	}
+	d := c.newDeployment(g, rt.Version.Number, in.TargetVersion, CreatorUser, typ)
+	d.Description, d.IgnoreAlarms = in.Description, in.IgnoreAlarms
 	for i := range d.LifecycleEvents {
 		ev := &d.LifecycleEvents[i]
 		if ev.Name == EventBeforeAllowTraffic && in.PreTrafficHook != nil {
@@ -224,17 +248,19 @@ func (e *Engine) Create(in CreateInput) (Deployment, error) {
 			ev.Hook = *in.PostTrafficHook
 		}
 	}
-	return e.start(g, d)
+	if in.IgnoreAlarms && len(g.Alarms) > 0 {
+		c.log.Warn("deployment ignores its alarms", "deployment", d.ID, "function", g.Function, "alarms", strings.Join(g.Alarms, ","))
+	}
+	return c.start(g, d)
 }
 
-func (e *Engine) newDeployment(g *Group, current, target int, creator string, steps []schedule.Step) Deployment {
-	now := e.clock.Now()
+func (c *Controller) newDeployment(g *Group, current, target int, creator string, typ schedule.Type) Deployment {
+	now := c.clock.Now()
 	d := Deployment{
 		ID: newDeploymentID(), ApplicationName: g.Application, DeploymentGroupName: g.Name,
-		DeploymentConfigName: g.ConfigName(), Status: StatusCreated, Creator: creator, CreateTime: now,
-		AutoRollback: g.AutoRollback, Steps: steps,
-		Target: LambdaTarget{FunctionName: g.Function, FunctionAlias: g.Alias,
-			CurrentVersion: strconv.Itoa(current), TargetVersion: strconv.Itoa(target)},
+		DeploymentConfigName: configName(typ), Status: StatusCreated, Creator: creator, CreateTime: now,
+		AutoRollback: g.AutoRollback, Steps: typ.Steps(), Phase: PhaseCreated,
+		Target: LambdaTarget{FunctionName: g.Function, FunctionAlias: g.Alias, CurrentVersion: current, TargetVersion: target},
 	}
 	for _, name := range lifecycle {
 		ev := LifecycleEvent{Name: name, Status: EventPending}
@@ -249,33 +275,36 @@ func (e *Engine) newDeployment(g *Group, current, target int, creator string, st
 	return d
 }
 
-func (e *Engine) start(g *Group, d Deployment) (Deployment, error) {
-	e.mu.Lock()
-	if cur := e.activeRun(g.Name); cur != nil {
-		e.mu.Unlock()
+// start records a new deployment and starts its goroutine. The group is
+// reserved under the lock, the record written outside it.
+func (c *Controller) start(g *Group, d Deployment) (Deployment, error) {
+	r := newRun(c, g, d)
+	c.mu.Lock()
+	if cur := c.activeRun(g.Name); cur != nil {
+		c.mu.Unlock()
 		return Deployment{}, fmt.Errorf("%w: %s (deployment %s); wait for it to finish or stop it with `sluice stop %s`",
 			ErrAlreadyInProgress, g.Name, cur.id, cur.id)
 	}
-	r := newRun(e, g, d)
-	if err := e.save(&r.d); err != nil {
-		e.mu.Unlock()
+	c.active[g.Name] = r
+	c.mu.Unlock()
+	if err := c.save(&d); err != nil {
+		c.mu.Lock()
+		delete(c.active, g.Name)
+		c.mu.Unlock()
 		return Deployment{}, fmt.Errorf("record deployment: %w", err)
 	}
-	e.active[g.Name] = r
-	e.runs[d.ID] = r
-	e.wg.Add(1)
-	e.mu.Unlock()
-	e.publish(d)
-	go func() {
-		defer e.wg.Done()
-		r.loop()
-	}()
-	return d, nil
+	c.mu.Lock()
+	c.runs[d.ID] = r
+	c.wg.Add(1)
+	c.mu.Unlock()
+	c.publish(d)
+	go r.loop()
+	return d.clone(), nil
 }
 
 // save writes a deployment record.
-func (e *Engine) save(d *Deployment) error {
-	return e.db.Update(func(tx *store.Tx) error { return saveTx(tx, d) })
+func (c *Controller) save(d *Deployment) error {
+	return c.db.Update(func(tx *store.Tx) error { return saveTx(tx, d) })
 }
 
 func saveTx(tx *store.Tx, d *Deployment) error {
@@ -294,14 +323,14 @@ func saveTx(tx *store.Tx, d *Deployment) error {
 }
 
 // Get returns a deployment.
-func (e *Engine) Get(id string) (Deployment, error) {
-	e.mu.Lock()
-	r := e.runs[id]
-	e.mu.Unlock()
+func (c *Controller) Get(id string) (Deployment, error) {
+	c.mu.Lock()
+	r := c.runs[id]
+	c.mu.Unlock()
 	if r != nil {
 		return r.snapshot(), nil
 	}
-	rec, err := e.db.Deployment(id)
+	rec, err := c.db.Deployment(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Deployment{}, fmt.Errorf("%w: %s", ErrDeploymentNotFound, id)
 	}
@@ -316,27 +345,55 @@ func decode(rec store.DeploymentRecord) (Deployment, error) {
 	if err := json.Unmarshal(rec.Doc, &d); err != nil {
 		return d, fmt.Errorf("deployment %s has an unreadable record: %w", rec.ID, err)
 	}
+	if d.Status.Done() {
+		d.Phase = PhaseEnded // records written before phases were recorded
+	}
 	return d, nil
+}
+
+// Wait waits until the deployment has ended, or ctx ends, and returns it.
+func (c *Controller) Wait(ctx context.Context, id string) (Deployment, error) {
+	changed := make(chan struct{}, 1)
+	cancel := c.Subscribe(func(d Deployment) {
+		if d.ID == id {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer cancel()
+	for {
+		d, err := c.Get(id)
+		if err != nil || d.Status.Done() {
+			return d, err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return d, ctx.Err()
+		}
+	}
 }
 
 // List returns deployments oldest first, of one group (by group or function
 // name) or of all when group is "".
-func (e *Engine) List(group string) ([]Deployment, error) {
+func (c *Controller) List(group string) ([]Deployment, error) {
 	function := ""
 	if group != "" {
-		g := e.Group(group)
-		if g == nil {
-			return nil, fmt.Errorf("%w: %s", ErrGroupNotFound, group)
+		g, err := c.group(group)
+		if err != nil {
+			return nil, err
 		}
 		function = g.Function
 	}
-	out, err := History(e.db, function)
+	out, err := History(c.db, function)
 	if err != nil {
 		return nil, err
 	}
 	for i, d := range out {
 		if !d.Status.Done() {
-			if live, err := e.Get(d.ID); err == nil {
+			if live, err := c.Get(d.ID); err == nil {
 				out[i] = live
 			}
 		}
@@ -363,52 +420,89 @@ func History(db *store.DB, function string) ([]Deployment, error) {
 	return out, nil
 }
 
-// Stop stops a deployment in progress; with rollback, traffic returns to
-// the original version.
-func (e *Engine) Stop(id string, rollback bool) error {
-	e.mu.Lock()
-	r := e.runs[id]
-	e.mu.Unlock()
-	if r == nil {
-		if _, err := e.Get(id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: %s", ErrAlreadyCompleted, id)
+// Stop stops a deployment in progress, named by its id or by its group or
+// function (its deployment in progress); with rollback, traffic returns to
+// the original version. It returns the stopped deployment.
+func (c *Controller) Stop(idOrFunction string, rollback bool) (Deployment, error) {
+	r, err := c.runOf(idOrFunction)
+	if err != nil {
+		return Deployment{}, err
 	}
-	return r.request(runEvent{kind: evStop, rollback: rollback}, func() error {
-		return fmt.Errorf("%w: %s", ErrAlreadyCompleted, id)
+	err = r.request(Input{Kind: InStop, Rollback: rollback}, func() error {
+		return fmt.Errorf("%w: %s", ErrAlreadyCompleted, r.id)
 	})
+	if err != nil {
+		return Deployment{}, err
+	}
+	return c.Get(r.id)
+}
+
+// Promote skips the rest of a deployment's traffic schedule: all traffic
+// moves to the target version now, and the AfterAllowTraffic hook still
+// runs. The deployment is named as for Stop. AWS has no such operation
+// (only stop, and stop with rollback); it exists locally to save waiting.
+func (c *Controller) Promote(idOrFunction string) (Deployment, error) {
+	r, err := c.runOf(idOrFunction)
+	if err != nil {
+		return Deployment{}, err
+	}
+	err = r.request(Input{Kind: InPromote}, func() error {
+		return fmt.Errorf("%w: %s", ErrAlreadyCompleted, r.id)
+	})
+	if err != nil {
+		return Deployment{}, err
+	}
+	return c.Get(r.id)
+}
+
+// runOf finds the deployment in progress named by id, group or function.
+func (c *Controller) runOf(idOrFunction string) (*run, error) {
+	c.mu.Lock()
+	r := c.runs[idOrFunction]
+	c.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	if g := c.Group(idOrFunction); g != nil {
+		c.mu.Lock()
+		r = c.activeRun(g.Name)
+		c.mu.Unlock()
+		if r == nil {
+			return nil, fmt.Errorf("%w for %s; `sluice history %s` lists its deployments", ErrNoDeploymentActive, g.Function, g.Function)
+		}
+		return r, nil
+	}
+	if _, err := c.Get(idOrFunction); err != nil {
+		if strings.HasPrefix(idOrFunction, "d-") {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s is neither a deployment id nor a function with deploymentSettings", ErrDeploymentNotFound, idOrFunction)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrAlreadyCompleted, idOrFunction)
 }
 
 // PutHookStatus records a hook's report (PutLifecycleEventHookExecutionStatus).
-func (e *Engine) PutHookStatus(deploymentID, execID, status string) error {
-	if status != string(EventSucceeded) && status != string(EventFailed) {
-		return fmt.Errorf("%w: %q; report Succeeded or Failed", ErrInvalidHookStatus, status)
+func (c *Controller) PutHookStatus(deploymentID, execID, status string) error {
+	in := Input{Kind: InHookReport, ExecID: execID, Status: EventStatus(status)}
+	c.mu.Lock()
+	r := c.runs[deploymentID]
+	c.mu.Unlock()
+	if r == nil {
+		return c.completedHookError(deploymentID, in)
 	}
-	e.mu.Lock()
-	r := e.hookExecs[execID]
-	e.mu.Unlock()
-	if r == nil || r.id != deploymentID {
-		return e.completedHookError(deploymentID, execID)
-	}
-	return r.request(runEvent{kind: evHookReport, execID: execID, status: EventStatus(status)}, func() error {
-		return e.completedHookError(deploymentID, execID)
-	})
+	return r.request(in, func() error { return c.completedHookError(deploymentID, in) })
 }
 
-// completedHookError tells a report on a finished hook from a report on a
-// hook that never was.
-func (e *Engine) completedHookError(deploymentID, execID string) error {
-	d, err := e.Get(deploymentID)
+// completedHookError answers a report on a deployment that has ended.
+func (c *Controller) completedHookError(deploymentID string, in Input) error {
+	d, err := c.Get(deploymentID)
 	if err != nil {
+		if in.Status != EventSucceeded && in.Status != EventFailed {
+			return fmt.Errorf("%w: %q; report Succeeded or Failed", ErrInvalidHookStatus, in.Status)
+		}
 		return err
 	}
-	for _, ev := range d.LifecycleEvents {
-		if ev.HookExecutionID == execID {
-			return fmt.Errorf("%w: %s of %s is %s", ErrHookAlreadyCompleted, ev.Name, deploymentID, ev.Status)
-		}
-	}
-	return fmt.Errorf("%w: %s in %s", ErrHookExecutionNotFound, execID, deploymentID)
+	return check(state{D: d}, in)
 }
 
 // RollbackGrace is how long after a rollback of a group ends that another
@@ -438,35 +532,35 @@ type RollbackInput struct {
 //   - Otherwise a new all-at-once deployment to the previous version (or
 //     in.ToVersion) is made: the version the alias served before the last
 //     succeeded deployment to its current version, else the one below it.
-func (e *Engine) Rollback(in RollbackInput) (Deployment, error) {
-	g := e.Group(in.Group)
-	if g == nil {
-		return Deployment{}, fmt.Errorf("%w: %s", ErrGroupNotFound, in.Group)
+func (c *Controller) Rollback(in RollbackInput) (Deployment, error) {
+	g, err := c.group(in.Group)
+	if err != nil {
+		return Deployment{}, err
 	}
 	// One rollback decision at a time: the check for a recent rollback and
 	// the creation of a new one must not interleave.
-	e.rollbackMu.Lock()
-	defer e.rollbackMu.Unlock()
-	if d, ok, err := e.recentRollback(g); err != nil || ok {
+	c.rollbackMu.Lock()
+	defer c.rollbackMu.Unlock()
+	if d, ok, err := c.recentRollback(g); err != nil || ok {
 		return d, err
 	}
-	e.mu.Lock()
-	r := e.activeRun(g.Name)
-	e.mu.Unlock()
+	c.mu.Lock()
+	r := c.activeRun(g.Name)
+	c.mu.Unlock()
 	if r != nil {
-		if err := e.Stop(r.id, true); err != nil && !errors.Is(err, ErrAlreadyCompleted) {
-			return Deployment{}, err
+		d, err := c.Stop(r.id, true)
+		if errors.Is(err, ErrAlreadyCompleted) {
+			d, err = c.Get(r.id)
 		}
-		d, err := e.Get(r.id)
-		if err != nil || in.ToVersion == 0 || in.ToVersion == versionOf(d.Target.CurrentVersion) {
+		if err != nil || in.ToVersion == 0 || in.ToVersion == d.Target.CurrentVersion {
 			if err == nil && d.RolledBack() {
-				return e.Get(d.RollbackInfo.RollbackDeploymentID)
+				return c.Get(d.RollbackInfo.RollbackDeploymentID)
 			}
 			return d, err
 		}
 		// Back where the deployment started; go on to the version asked for.
 	}
-	fn := e.reg.Function(g.Function)
+	fn := c.reg.Function(g.Function)
 	var alias *registry.Alias
 	if fn != nil {
 		alias = fn.Alias(g.Alias)
@@ -476,37 +570,35 @@ func (e *Engine) Rollback(in RollbackInput) (Deployment, error) {
 	}
 	rt := alias.Routing()
 	cur, to := rt.Version.Number, in.ToVersion
-	if to == 0 {
-		prev, err := e.previousVersion(g, cur)
-		if err != nil {
+	switch {
+	case to == 0:
+		if to, err = c.previousVersion(g, cur); err != nil {
 			return Deployment{}, err
 		}
-		to = prev
-	} else if fn.Version(to) == nil {
+	case fn.Version(to) == nil:
 		return Deployment{}, fmt.Errorf("%w: %s has no version %d; `sluice history %s` lists the versions deployed",
 			registry.ErrVersionNotFound, g.Function, to, g.Function)
-	} else if to == cur && rt.Additional == nil {
+	case to == cur && rt.Additional == nil:
 		return Deployment{}, fmt.Errorf("%w: alias %s of %s already points at version %d", ErrNothingToDeploy, g.Alias, g.Function, to)
 	}
-	d := e.newDeployment(g, cur, to, CreatorUser, []schedule.Step{{Offset: 0, Weight: 1}})
-	d.DeploymentConfigName = "CodeDeployDefault.LambdaAllAtOnce"
+	d := c.newDeployment(g, cur, to, CreatorUser, schedule.Type{})
 	d.Description = fmt.Sprintf("rollback of %s:%s from version %d to %d", g.Function, g.Alias, cur, to)
 	d.ManualRollback, d.IgnoreAlarms = true, true
 	for i := range d.LifecycleEvents {
 		d.LifecycleEvents[i].Hook = ""
 	}
-	return e.start(g, d)
+	return c.start(g, d)
 }
 
 // recentRollback is the group's rollback in progress or ended less than
 // RollbackGrace ago: a manual rollback, or the rollback deployment of a
 // deployment that was stopped or failed.
-func (e *Engine) recentRollback(g *Group) (Deployment, bool, error) {
-	recs, err := e.db.Deployments(g.Function)
+func (c *Controller) recentRollback(g *Group) (Deployment, bool, error) {
+	recs, err := c.db.Deployments(g.Function)
 	if err != nil || len(recs) == 0 {
 		return Deployment{}, false, err
 	}
-	last, err := e.Get(recs[len(recs)-1].ID) // the live copy if in progress
+	last, err := c.Get(recs[len(recs)-1].ID) // the live snapshot if in progress
 	if err != nil {
 		return Deployment{}, false, err
 	}
@@ -516,22 +608,17 @@ func (e *Engine) recentRollback(g *Group) (Deployment, bool, error) {
 	if !last.Status.Done() {
 		return last, true, nil
 	}
-	grace := time.Duration(float64(RollbackGrace) * clock.Scale(e.clock))
-	if last.CompleteTime != nil && e.clock.Now().Sub(*last.CompleteTime) < grace {
+	grace := time.Duration(float64(RollbackGrace) * clock.Scale(c.clock))
+	if last.CompleteTime != nil && c.clock.Now().Sub(*last.CompleteTime) < grace {
 		return last, true, nil
 	}
 	return Deployment{}, false, nil
 }
 
-func versionOf(s string) int {
-	v, _ := strconv.Atoi(s)
-	return v
-}
-
 // previousVersion is the version the alias served before cur: the current
 // version of the last succeeded deployment that targeted cur, else cur-1.
-func (e *Engine) previousVersion(g *Group, cur int) (int, error) {
-	ds, err := e.List(g.Name)
+func (c *Controller) previousVersion(g *Group, cur int) (int, error) {
+	ds, err := c.List(g.Name)
 	if err != nil {
 		return 0, err
 	}
@@ -539,16 +626,40 @@ func (e *Engine) previousVersion(g *Group, cur int) (int, error) {
 	// "the previous version" is not the 2 that was just rolled back.
 	for i := len(ds) - 1; i >= 0; i-- {
 		d := ds[i]
-		if d.Status == StatusSucceeded && d.Target.TargetVersion == strconv.Itoa(cur) {
-			if v, err := strconv.Atoi(d.Target.CurrentVersion); err == nil && v < cur {
-				return v, nil
-			}
+		if d.Status == StatusSucceeded && d.Target.TargetVersion == cur && d.Target.CurrentVersion < cur {
+			return d.Target.CurrentVersion, nil
 		}
 	}
 	if cur > 1 {
 		return cur - 1, nil
 	}
 	return 0, fmt.Errorf("%w: %s:%s is at version 1; there is no earlier version", ErrNothingToDeploy, g.Function, g.Alias)
+}
+
+// Retry deploys again the target of the group's last deployment, when that
+// one failed or was stopped, with the group's settings. Rollbacks do not
+// count as deployments here.
+func (c *Controller) Retry(group string) (Deployment, error) {
+	g, err := c.group(group)
+	if err != nil {
+		return Deployment{}, err
+	}
+	ds, err := c.List(g.Name)
+	if err != nil {
+		return Deployment{}, err
+	}
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
+		if d.Creator == CreatorRollback || d.ManualRollback {
+			continue
+		}
+		if d.Status != StatusFailed && d.Status != StatusStopped {
+			return Deployment{}, fmt.Errorf("%w: the last deployment of %s, %s, is %s", ErrNothingToRetry, g.Function, d.ID, d.Status)
+		}
+		return c.Create(CreateInput{Group: g.Name, TargetVersion: d.Target.TargetVersion,
+			Description: fmt.Sprintf("retry of %s", d.ID)})
+	}
+	return Deployment{}, fmt.Errorf("%w: %s has no deployment yet", ErrNothingToRetry, g.Function)
 }
 
 // Recover settles deployments a previous engine left unfinished (it was
@@ -558,8 +669,8 @@ func (e *Engine) previousVersion(g *Group, cur int) (int, error) {
 // (INTERNAL_ERROR) and, when traffic had moved and the group rolls back on
 // failure, rolled back to its original version — the safe end CodeDeploy
 // itself takes when a deployment cannot complete.
-func (e *Engine) Recover() ([]Deployment, error) {
-	recs, err := e.db.Deployments("")
+func (c *Controller) Recover() ([]Deployment, error) {
+	recs, err := c.db.Deployments("")
 	if err != nil {
 		return nil, err
 	}
@@ -572,78 +683,69 @@ func (e *Engine) Recover() ([]Deployment, error) {
 		if err != nil {
 			return settled, err
 		}
-		g := e.Group(d.DeploymentGroupName)
+		g := c.Group(d.DeploymentGroupName)
 		if g == nil {
 			// The group is gone from the configuration; its record still
 			// says where the alias was going, which is all a rollback needs.
 			g = &Group{Name: d.DeploymentGroupName, Application: d.ApplicationName, Function: d.Target.FunctionName,
 				Alias: d.Target.FunctionAlias, AutoRollback: d.AutoRollback}
 		}
-		r := newRun(e, g, d)
-		msg := "the engine stopped during the deployment"
-		if cur := d.current(); cur != nil {
-			msg += " in " + cur.Name
-		}
-		r.finish(ending{status: StatusFailed, rollback: g.rollsBackOn(RollbackOnFailure), info: &ErrorInfo{Code: ErrInternalError,
-			Message: msg + "; it was not resumed because the alarms' metrics and any hook in flight were lost with the engine"}})
+		r := newRun(c, g, d)
+		r.feed(request{in: Input{Kind: InRecover}})
 		settled = append(settled, r.snapshot())
 	}
 	return settled, nil
 }
 
-// Close waits for deployment goroutines to stop; call it after stopping or
-// finishing deployments (shutting down without stopping leaves them for
-// Recover, as a crash would).
-func (e *Engine) Close() {
-	e.mu.Lock()
-	runs := make([]*run, 0, len(e.runs))
-	for _, r := range e.runs {
-		runs = append(runs, r)
+// Close stops the deployment goroutines where they are and waits for
+// them; deployments still in progress are left for Recover, as a crash
+// would leave them.
+func (c *Controller) Close() {
+	c.mu.Lock()
+	select {
+	case <-c.closing:
+	default:
+		close(c.closing)
 	}
-	e.mu.Unlock()
-	for _, r := range runs {
-		r.send(runEvent{kind: evShutdown})
-	}
-	e.wg.Wait()
-	e.notify.wait()
+	c.mu.Unlock()
+	c.wg.Wait()
+	c.notify.wait()
 }
 
 // activeRun is the group's deployment in progress, or nil. A run that has
 // recorded its end but not yet released the group counts as ended.
-// Called with e.mu held.
-func (e *Engine) activeRun(group string) *run {
-	r := e.active[group]
-	if r == nil || r.snapshot().Status.Done() {
+// Called with c.mu held.
+func (c *Controller) activeRun(group string) *run {
+	r := c.active[group]
+	if r == nil || r.snap.Load().Status.Done() {
 		return nil
 	}
 	return r
 }
 
-func (e *Engine) release(r *run) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.active[r.g.Name] == r {
-		delete(e.active, r.g.Name)
+func (c *Controller) release(r *run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active[r.g.Name] == r {
+		delete(c.active, r.g.Name)
 	}
-	delete(e.runs, r.id)
-	for id, x := range e.hookExecs {
-		if x == r {
-			delete(e.hookExecs, id)
-		}
-	}
+	delete(c.runs, r.id)
 }
 
-// ConfigName is the group's CodeDeploy deployment config name:
-// CodeDeployDefault.Lambda<Type> for predefined types, else the custom name.
-func (g *Group) ConfigName() string {
-	if g.Type.Predefined || g.Type.Name == "" {
-		name := g.Type.Name
+// ConfigName is the group's CodeDeploy deployment config name.
+func (g *Group) ConfigName() string { return configName(g.Type) }
+
+// configName is CodeDeployDefault.Lambda<Type> for predefined types (and
+// AllAtOnce), else the custom type's name.
+func configName(t schedule.Type) string {
+	if t.Predefined || t.Name == "" {
+		name := t.Name
 		if name == "" {
 			name = "AllAtOnce"
 		}
 		return "CodeDeployDefault.Lambda" + name
 	}
-	return g.Type.Name
+	return t.Name
 }
 
 // newDeploymentID makes an ID shaped like CodeDeploy's: d- and nine
@@ -666,6 +768,7 @@ func newHookExecutionID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// current is the lifecycle event in progress, else the next pending one.
 func (d *Deployment) current() *LifecycleEvent {
 	for i := range d.LifecycleEvents {
 		if d.LifecycleEvents[i].Status == EventInProgress {
@@ -681,13 +784,13 @@ func (d *Deployment) current() *LifecycleEvent {
 }
 
 // Active returns the deployments in progress.
-func (e *Engine) Active() []Deployment {
-	e.mu.Lock()
-	runs := make([]*run, 0, len(e.runs))
-	for _, r := range e.runs {
+func (c *Controller) Active() []Deployment {
+	c.mu.Lock()
+	runs := make([]*run, 0, len(c.runs))
+	for _, r := range c.runs {
 		runs = append(runs, r)
 	}
-	e.mu.Unlock()
+	c.mu.Unlock()
 	out := make([]Deployment, 0, len(runs))
 	for _, r := range runs {
 		out = append(out, r.snapshot())
