@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // startServe runs `sluice serve` on a copy of examples/orders and waits
@@ -33,16 +34,16 @@ func startServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
 		serve.Process.Signal(syscall.SIGINT)
 		serve.Wait()
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := control.ReadInfo(filepath.Join(dir, ".sluice")); err == nil {
-			return dir, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sluice serve printed:\n%s", out.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sluice serve did not start:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+	})
+	testutil.Eventually(t, "sluice serve to start", func() bool {
+		_, err := control.ReadInfo(filepath.Join(dir, ".sluice"))
+		return err == nil
+	})
+	return dir, &out
 }
 
 // runIn runs the binary in dir and returns stdout, stderr and the exit status.
@@ -100,13 +101,7 @@ func TestServeWatchDeploysTheEditedFunction(t *testing.T) {
 	dir, out := startServe(t, "--watch")
 	waitOutput := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("serve --watch never printed %q:\n%s", want, out.String())
-			}
-			time.Sleep(20 * time.Millisecond) // polling a condition, not waiting for time to pass
-		}
+		testutil.Eventually(t, fmt.Sprintf("serve --watch to print %q", want), func() bool { return strings.Contains(out.String(), want) })
 	}
 	waitOutput("Ready.")
 	hooks := filepath.Join(dir, "src", "hooks.js")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // copyTree copies a directory.
@@ -59,17 +60,16 @@ func TestServeAndLogsCommands(t *testing.T) {
 	t.Cleanup(func() { serve.Process.Kill() })
 	stateDir := filepath.Join(dir, ".sluice")
 	var info control.Info
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sluice serve printed:\n%s", out.String())
+		}
+	})
+	testutil.Eventually(t, "sluice serve to start", func() bool {
 		var err error
-		if info, err = control.ReadInfo(stateDir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sluice serve did not start: %v\n%s", err, out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+		info, err = control.ReadInfo(stateDir)
+		return err == nil
+	})
 	if info.PID != serve.Process.Pid || !strings.HasPrefix(info.GatewayURL, "http://127.0.0.1:") {
 		t.Fatalf("engine.json: %+v", info)
 	}

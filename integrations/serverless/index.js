@@ -28,6 +28,9 @@ const STATE_DIR_PATTERN = '!.sluice/**';
 // Config files sluice reads itself, so its errors name their lines.
 const READABLE_CONFIG = /\.(ya?ml|json)$/i;
 
+// A warning line of sluice's: the position, then "warning:".
+const WARNING = /^(.*?: )warning: /;
+
 class ServerlessSluice {
   constructor(serverless, options, utils) {
     this.serverless = serverless;
@@ -36,6 +39,11 @@ class ServerlessSluice {
     this.ServerlessError = (serverless.classes && serverless.classes.Error) || Error;
 
     this.refuseReplacedPlugins();
+    // A JavaScript or TypeScript config is handed to sluice as loaded; take
+    // it now, before the framework adds its own keys while compiling.
+    this.loadedConfig = READABLE_CONFIG.test(serverless.configurationFilename || '')
+      ? null
+      : JSON.stringify(serverless.configurationInput, null, 2);
     if (serverless.configSchemaHandler) {
       serverless.configSchemaHandler.defineFunctionProperties('aws', functionProperties);
       serverless.configSchemaHandler.defineCustomProperties(customProperties);
@@ -110,7 +118,7 @@ class ServerlessSluice {
     const name = this.serverless.configurationFilename;
     if (name && READABLE_CONFIG.test(name)) return path.resolve(serviceDir, name);
     const loaded = path.join(tmp, 'serverless.json');
-    fs.writeFileSync(loaded, JSON.stringify(this.serverless.configurationInput, null, 2));
+    fs.writeFileSync(loaded, this.loadedConfig);
     return loaded;
   }
 
@@ -146,7 +154,12 @@ class ServerlessSluice {
         'SLUICE_PACKAGE_FAILED'
       );
     }
-    if (messages.length > 0) this.log.warning(messages.join('\n'));
+    for (const line of messages) {
+      // "<file>:<line>:<col>: warning: …" (the framework says "Warning:"
+      // itself); anything else is sluice's summary of what it changed.
+      if (WARNING.test(line)) this.log.warning(line.replace(WARNING, '$1'));
+      else this.log.notice(line);
+    }
     return res.stdout;
   }
 }

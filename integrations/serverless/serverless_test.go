@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml"
+
 	"github.com/sluice-dev/sluice/integrations/serverless/frameworktest"
 )
 
@@ -88,6 +90,40 @@ func TestPluginPackagesWhatSluicePackageWrites(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A JavaScript config (serverless.js) is handed to sluice as the framework
+// loaded it, before the framework adds keys of its own while compiling.
+func TestJavaScriptConfig(t *testing.T) {
+	frameworktest.Require(t)
+	dir := newService(t, "configValidationMode: error\nplugins:\n  - serverless-sluice\n")
+	yml := filepath.Join(dir, "serverless.yml")
+	src, err := os.ReadFile(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := yaml.YAMLToJSON(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "serverless.js"), "module.exports = "+string(js)+";\n")
+	if err := os.Remove(yml); err != nil {
+		t.Fatal(err)
+	}
+	out, err := frameworktest.Run(frameworktest.OSLS, dir, []string{"SLUICE_BIN=" + sluiceBin}, "package")
+	if err != nil {
+		t.Fatalf("osls package with serverless.js: %v\n%s", err, out)
+	}
+	got := readJSON(t, filepath.Join(dir, compiledTemplate))
+	for _, id := range []string{"CreateLambdaFunctionAliasLive", "CreateLambdaFunctionDeploymentGroup", "ListLambdaFunctionDeploymentGroup"} {
+		if _, ok := resources(got)[id]; !ok {
+			t.Errorf("the template has no %s; it has %v", id, keys(resources(got)))
+		}
+	}
+	// sluice's warnings arrive as the framework's, said once.
+	if !strings.Contains(out, "Warning: ") || strings.Contains(out, ": warning: ") {
+		t.Errorf("sluice's warnings are not the framework's warnings:\n%s", out)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 	"github.com/sluice-dev/sluice/internal/registry"
 	"github.com/sluice-dev/sluice/internal/registry/registrytest"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // lambdaFixture serves the Lambda API over functions "app" (versions 1 and
@@ -125,16 +126,10 @@ func TestLambdaInvokeThroughTheSDK(t *testing.T) {
 	if err != nil || out.StatusCode != 202 {
 		t.Fatalf("Event: %v, status %v", err, out)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(marker); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Event invocation never ran")
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+	testutil.Eventually(t, "the Event invocation to run", func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
 }
 
 func TestLambdaErrorsAreAWSErrors(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/registry"
@@ -263,6 +264,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	defer cancel()
+	// The stream lasts as long as the client watches: no write deadline.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

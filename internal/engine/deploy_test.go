@@ -56,8 +56,7 @@ func TestDeployAfterAnAlarmRollbackDeploysAgain(t *testing.T) {
 	if d := waitDeployment(t, e, c.DeploymentID); d.Status != deploy.StatusStopped {
 		t.Fatalf("deployment %s ended %s, want stopped by the alarm", d.ID, d.Status)
 	}
-	testutil.Eventually(t, 10*time.Second, func() bool { return aliasServes(t, e) == "version 1" },
-		"alias Live does not serve version 1 after the rollback")
+	testutil.Eventually(t, "alias Live back on version 1 after the rollback", func() bool { return aliasServes(t, e) == "version 1" })
 	if err := e.Alarms().SetAlarmState("reload-live-errors", alarm.StateOK, "test: fixed elsewhere"); err != nil {
 		t.Fatal(err)
 	}

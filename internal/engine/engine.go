@@ -304,7 +304,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.requestLog.follow(e.logs, e.clock.Now(), svc)
 		cleanup = append(cleanup, e.requestLog.stop)
 	}
-	e.gatewaySrv = &http.Server{Handler: gatewayHandler, ReadHeaderTimeout: 10 * time.Second}
+	e.gatewaySrv = newServer(gatewayHandler, gatewayTimeout, gatewayTimeout)
 	var api http.Handler = apiHandler{codeDeploy: codeDeploy, cloudFormation: &awsapi.CloudFormation{Stack: e.stackInputs}, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
 		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics", dashboard.Prefix)
@@ -314,9 +314,9 @@ func Start(opts Options) (_ *Engine, err error) {
 		fmt.Fprintf(opts.Out, "WARNING: listening on %s: anyone who can reach this machine can invoke the functions (gateway and Lambda API). "+
 			"The control API (deploy, stop, rollback) still answers only this machine.\n", opts.Host)
 	}
-	e.apiSrv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-	e.serve(e.gatewaySrv, gatewayLn)
-	e.serve(e.apiSrv, apiLn)
+	e.apiSrv = newServer(api, apiReadTimeout, apiWriteTimeout)
+	e.serve(e.gatewaySrv, limitConns(gatewayLn, gatewayMaxConns))
+	e.serve(e.apiSrv, limitConns(apiLn, apiMaxConns))
 	if err := e.writeInfo(svc); err != nil {
 		e.log.Warn("cannot write the engine file; CLI commands will not find this engine", "err", err)
 	}

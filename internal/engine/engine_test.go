@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/invoke"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // goBootstrap is testdata/gofn built once for the whole test binary.
@@ -292,18 +294,13 @@ func TestSchedulesFireOnTheEngineClock(t *testing.T) {
 // waitLines waits until file has n lines and returns them.
 func waitLines(t *testing.T, file string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var lines []string
+	testutil.Eventually(t, fmt.Sprintf("%d lines in %s", n, file), func() bool {
 		b, _ := os.ReadFile(file)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(b) > 0 && len(lines) >= n {
-			return lines
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s has %q, want %d lines", file, b, n)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		return len(b) > 0 && len(lines) >= n
+	})
+	return lines
 }
 
 func rewrite(t *testing.T, file, old, new string) {
@@ -476,13 +473,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		}
 		return false
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !busy() {
-		if time.Now().After(deadline) {
-			t.Fatal("the request never reached the function")
-		}
-		time.Sleep(2 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+	testutil.Eventually(t, "the request to reach the function", busy)
 	shutdown(t, e)
 	if a := <-done; a.err != nil || a.code != 200 {
 		t.Fatalf("request in flight during shutdown: %d %v, want 200", a.code, a.err)

@@ -37,8 +37,10 @@ func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) (changes []con
 	if e.closed {
 		return nil, fmt.Errorf("the engine is shutting down")
 	}
-	if active := e.deployer.Active(); len(active) > 0 {
-		d := active[0]
+	for _, d := range e.deployer.Active() {
+		if d.Status.Done() {
+			continue // ended; its run is being released
+		}
 		return nil, fmt.Errorf("%w: deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
 			deploy.ErrAlreadyInProgress, d.ID, d.Target.FunctionName, d.Status, d.ID)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/invoke"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for the engine's goroutines.
@@ -31,18 +32,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// waitFor waits until cond holds, failing after 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
-}
-
 func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
 	dir := shopDir(t)
 	var out syncBuffer
@@ -57,9 +46,9 @@ func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	waitFor(t, "the request line", func() bool { return strings.Contains(out.String(), "GET /hello?fail=1 → api:1 500 in ") })
+	testutil.Eventually(t, "the request line", func() bool { return strings.Contains(out.String(), "GET /hello?fail=1 → api:1 500 in ") })
 	// The function's error, with its stack trace naming the service's file.
-	waitFor(t, "the function's output", func() bool {
+	testutil.Eventually(t, "the function's output", func() bool {
 		return strings.Contains(out.String(), "  api:1 │ ") && strings.Contains(out.String(), "asked to fail") &&
 			strings.Contains(out.String(), filepath.Join(dir, "src", "api.js"))
 	})
@@ -69,6 +58,6 @@ func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
 	if res, err := http.Get(e.GatewayURL() + "/nowhere"); err == nil {
 		res.Body.Close()
 	}
-	waitFor(t, "the line of a request no function served", func() bool { return strings.Contains(out.String(), "GET /nowhere → - 404 in ") })
+	testutil.Eventually(t, "the line of a request no function served", func() bool { return strings.Contains(out.String(), "GET /nowhere → - 404 in ") })
 	t.Log("\n" + out.String())
 }

@@ -33,6 +33,14 @@ import (
 // event could never reach the function).
 const MaxBodyBytes = 6 * 1 << 20
 
+// MaxEventBytes is the largest event the gateway invokes a function with:
+// Lambda's 6 MB payload limit applies to the event, base64 body included.
+const MaxEventBytes = 6291456
+
+// drainLimit bounds how much of a body over MaxBodyBytes is read to answer
+// 413 cleanly (API Gateway's own limit is 10 MB).
+const drainLimit = 10 << 20
+
 // Integration timeouts: how long API Gateway waits for the function.
 const (
 	RESTIntegrationTimeout    = 29 * time.Second
@@ -148,8 +156,9 @@ func (g *Gateway) URL(r *Route) string {
 
 // Fixed answers, as API Gateway words them.
 var (
+	msgHeaderTooLarge = []byte(`{"message":"Request Header Fields Too Large"}`)
 	msgNotFound       = []byte(`{"message":"Not Found"}`)
-	msgMethod         = []byte(`{"message":"Method Not Allowed"}`)
+	msgMissingToken   = []byte(`{"message":"Missing Authentication Token"}`)
 	msgTooLarge       = []byte(`{"message":"Request Too Long"}`)
 	msgRESTError      = []byte(`{"message": "Internal server error"}`)
 	msgHTTPAPIError   = []byte(`{"message":"Internal Server Error"}`)
@@ -160,14 +169,41 @@ var (
 
 var jsonType = []string{"application/json"}
 
+// MaxHeaderBytes is API Gateway's limit on a request's headers, names and
+// values together (10,240 bytes, not adjustable).
+const MaxHeaderBytes = 10240
+
+// headerBytes is the size of r's header fields.
+func headerBytes(r *http.Request) int {
+	n := 0
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return n
+}
+
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if headerBytes(r) > MaxHeaderBytes {
+		writeFixed(w, http.StatusRequestHeaderFieldsTooLarge, msgHeaderTooLarge)
+		return
+	}
 	t := g.tables.Load()
 	path := r.URL.EscapedPath()
 	var ps params
 	var n *node
 	kind := REST
+	underStage := false
 	if rest, ok := strings.CutPrefix(path, g.prefix); ok && (rest == "" || rest[0] == '/') {
+		underStage = true
 		n = t.rest.match(rest, &ps)
+		if n != nil && n.method(r.Method) == nil && !(r.Method == http.MethodOptions && len(n.cors) > 0) {
+			// A REST API answers a method it does not have like a path it
+			// does not have.
+			writeFixed(w, http.StatusForbidden, msgMissingToken)
+			return
+		}
 	}
 	if n == nil {
 		kind = HTTPAPI
@@ -185,17 +221,30 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.preflight(w, n)
 			return
 		}
+		if route == nil && kind == HTTPAPI && t.httpAPI.catchAll != nil {
+			route = t.httpAPI.catchAll // $default takes every method a route lacks
+		}
 		if route == nil {
-			writeFixed(w, http.StatusMethodNotAllowed, msgMethod)
+			writeFixed(w, http.StatusNotFound, msgNotFound) // HTTP APIs have no 405
 			return
 		}
 	} else if t.httpAPI.catchAll != nil {
 		kind, route = HTTPAPI, t.httpAPI.catchAll
+	} else if (underStage && len(t.rest.routes) > 0) || len(t.httpAPI.routes) == 0 {
+		// REST APIs answer an unknown route with 403, HTTP APIs with 404.
+		writeFixed(w, http.StatusForbidden, msgMissingToken)
+		return
 	} else {
 		writeFixed(w, http.StatusNotFound, msgNotFound)
 		return
 	}
 	if r.ContentLength > MaxBodyBytes {
+		// Read what was announced first (up to a bound, within the server's
+		// read timeout): closing on an unread body resets the connection,
+		// and the client would never see its 413.
+		if r.ContentLength <= drainLimit {
+			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, drainLimit))
+		}
 		writeFixed(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 		return
 	}

@@ -290,6 +290,13 @@ func (rc *requestCtx) call(w http.ResponseWriter, event any, in integration) (re
 		rc.invokeError(w, err, in.errorBody)
 		return res, false
 	}
+	if len(payload) > MaxEventBytes {
+		// The body fit, but base64 and the request's other fields made the
+		// event too large for Lambda.
+		rc.release(false)
+		writeFixed(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+		return res, false
+	}
 	res, err, timedOut := rc.invoke(payload, in.timeout)
 	rc.release(timedOut)
 	switch {

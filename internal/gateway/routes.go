@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -245,5 +246,9 @@ func (n *node) method(m string) *Route {
 	if r := n.methods[m]; r != nil {
 		return r
 	}
-	return n.methods[anyMethod]
+	switch m {
+	case http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut:
+		return n.methods[anyMethod] // ANY means API Gateway's seven methods, not any token
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/registry"
 	"github.com/sluice-dev/sluice/internal/registry/registrytest"
 	"github.com/sluice-dev/sluice/internal/runtime"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 var runtimeDir string
@@ -109,18 +110,6 @@ func invokeOK(t *testing.T, tg *Target, payload string) runtime.Result {
 		t.Fatalf("Invoke(%s) failed: %s %s", payload, res.ErrorType, res.Payload)
 	}
 	return res
-}
-
-// eventually polls cond every 5ms until it holds, failing after 15s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after 15s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
 }
 
 func sum(t *testing.T, ms *metrics.Store, metric string, dims ...metrics.Dimension) float64 {
@@ -251,7 +240,7 @@ func TestNoRequestFailsWhileWeightsChangeAndOldPoolsAreReaped(t *testing.T) {
 	if _, err := f.reg.SetAlias("fn", "live", 3, 0, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the pools of unused versions to be closed", func() bool {
+	testutil.Eventually(t, "the pools of unused versions to be closed", func() bool {
 		for _, s := range f.iv.Stats() {
 			if s.Version != 3 {
 				return false
@@ -280,7 +269,7 @@ func TestThrottlingIsAnErrorAndAThrottlesDatapoint(t *testing.T) {
 		res, _ := tg.Invoke(context.Background(), Request{Payload: []byte(`{"action":"block","until":"` + release + `"}`)})
 		blocked <- res
 	}()
-	eventually(t, "the first invocation to be running", func() bool { return f.iv.limiter("fn").InUse() == 1 })
+	testutil.Eventually(t, "the first invocation to be running", func() bool { return f.iv.limiter("fn").InUse() == 1 })
 	if _, err := tg.Invoke(context.Background(), Request{}); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("second concurrent invocation: err = %v, want ErrThrottled", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 func TestCapQueuesForTheVersionsOwnEnvironment(t *testing.T) {
@@ -44,12 +46,12 @@ func TestCapStopsAnIdleEnvironmentOfAnotherVersion(t *testing.T) {
 	v2 := newPool(t, s2, Options{Environments: cap})
 	invokeOK(t, v1, `{}`)
 	invokeOK(t, v2, `{}`)
-	eventually(t, "version 1's idle environment to stop", func() bool { return v1.Stats().Environments == 0 })
+	testutil.Eventually(t, "version 1's idle environment to stop", func() bool { return v1.Stats().Environments == 0 })
 	if st := cap.Stats(); st.Evicted != 1 || st.Live != 1 {
 		t.Fatalf("cap after the switch: %+v", st)
 	}
 	invokeOK(t, v1, `{}`) // and back
-	eventually(t, "version 2's idle environment to stop", func() bool { return v2.Stats().Environments == 0 })
+	testutil.Eventually(t, "version 2's idle environment to stop", func() bool { return v2.Stats().Environments == 0 })
 }
 
 func TestCapThrottlesPastItsDeadlineAndItsQueue(t *testing.T) {
@@ -59,14 +61,14 @@ func TestCapThrottlesPastItsDeadlineAndItsQueue(t *testing.T) {
 	p := newPool(t, s, Options{Environments: cap})
 	busy := make(chan Result, 1)
 	go func() { busy <- invoke(t, p, `{}`) }()
-	eventually(t, "the hanging invocation to hold the only environment", func() bool { return cap.Stats().Live == 1 && p.Stats().Idle == 0 })
+	testutil.Eventually(t, "the hanging invocation to hold the only environment", func() bool { return cap.Stats().Live == 1 && p.Stats().Idle == 0 })
 
 	queued := make(chan error, 1)
 	go func() {
 		_, err := p.Invoke(context.Background(), Invocation{})
 		queued <- err
 	}()
-	eventually(t, "the second invocation to queue", func() bool { return cap.Stats().Waiting == 1 })
+	testutil.Eventually(t, "the second invocation to queue", func() bool { return cap.Stats().Waiting == 1 })
 	// The queue (of 1) is full: refused at once.
 	if _, err := p.Invoke(context.Background(), Invocation{}); !errors.Is(err, ErrEnvironmentsBusy) || !errors.Is(err, ErrThrottled) {
 		t.Fatalf("past a full queue: err = %v", err)
@@ -85,7 +87,7 @@ func TestCapThrottlesPastItsDeadlineAndItsQueue(t *testing.T) {
 		_, err := p.Invoke(ctx, Invocation{})
 		waiting <- err
 	}()
-	eventually(t, "the third invocation to queue", func() bool { return cap.Stats().Waiting == 1 })
+	testutil.Eventually(t, "the third invocation to queue", func() bool { return cap.Stats().Waiting == 1 })
 	cancel()
 	if err := <-waiting; !errors.Is(err, context.Canceled) {
 		t.Fatalf("a cancelled wait: err = %v", err)
@@ -96,7 +98,7 @@ func TestCapThrottlesPastItsDeadlineAndItsQueue(t *testing.T) {
 	}
 	p.mu.Unlock()
 	<-busy
-	eventually(t, "the slot to come free", func() bool { return cap.Stats().Live == 0 })
+	testutil.Eventually(t, "the slot to come free", func() bool { return cap.Stats().Live == 0 })
 	if st := p.Stats(); st.ColdStarts != 1 {
 		t.Fatalf("a process was forked for a caller that had gone: %+v", st)
 	}

@@ -145,18 +145,6 @@ func decode[T any](t testing.TB, payload []byte) T {
 	return v
 }
 
-// eventually polls cond every 5ms until it holds, failing after 10s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after 10s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
-}
-
 func processGone(pid int) bool {
 	return syscall.Kill(pid, 0) == syscall.ESRCH
 }

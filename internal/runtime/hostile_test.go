@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // The audit's scenario: another local process finds an environment's
@@ -39,7 +41,7 @@ func TestStrangerCannotTakeInvocations(t *testing.T) {
 			conn.SetDeadline(time.Now().Add(10 * time.Second))
 			fmt.Fprintf(conn, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
 
-			eventually(t, "the endpoint to turn the stranger away", func() bool { return e.refused.Load() == 1 })
+			testutil.Eventually(t, "the endpoint to turn the stranger away", func() bool { return e.refused.Load() == 1 })
 			// The function is invoked while the stranger waits.
 			res := invokeOK(t, p, c.payload)
 			if !strings.Contains(string(res.Payload), "s3cret") || res.ColdStart {
@@ -74,7 +76,7 @@ func TestStrangerCannotForgeAResult(t *testing.T) {
 		done <- res
 	}()
 	var id string
-	eventually(t, "the invocation to start", func() bool {
+	testutil.Eventually(t, "the invocation to start", func() bool {
 		if c := e.cur.Load(); c != nil {
 			id = c.id
 			return true

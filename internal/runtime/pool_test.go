@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // The three runtime families, each with a handler that does what the event
@@ -84,7 +86,7 @@ func TestTimeoutKillsTheProcessAndTheNextInvocationGetsANewOne(t *testing.T) {
 			if res.Duration < s.Timeout {
 				t.Fatalf("timed out after %v, before the %v timeout", res.Duration, s.Timeout)
 			}
-			eventually(t, "the timed-out process to be killed", func() bool { return processGone(pid) })
+			testutil.Eventually(t, "the timed-out process to be killed", func() bool { return processGone(pid) })
 
 			next := invokeOK(t, p, `{"action":"pid"}`)
 			if !next.ColdStart || decode[int](t, next.Payload) == pid {
@@ -116,7 +118,7 @@ func TestCrashIsAnExitErrorAndThePoolKeepsServing(t *testing.T) {
 func TestEnvironmentThatDiesWhileIdleIsReplacedTransparently(t *testing.T) {
 	p := newPool(t, spec(t, "nodejs20.x", "node", "handlers.act"), Options{})
 	pid := decode[int](t, invokeOK(t, p, `{"action":"exitAfterResponse"}`).Payload)
-	eventually(t, "the environment to exit after answering", func() bool { return processGone(pid) })
+	testutil.Eventually(t, "the environment to exit after answering", func() bool { return processGone(pid) })
 	res := invokeOK(t, p, `{"action":"pid"}`)
 	if !res.ColdStart || decode[int](t, res.Payload) == pid {
 		t.Fatalf("got %s cold=%v, want a fresh environment", res.Payload, res.ColdStart)
@@ -242,7 +244,7 @@ func TestCloseDrainsInFlightInvocations(t *testing.T) {
 	closed := make(chan error)
 	go func() { closed <- p.Close(context.Background()) }()
 	// Close has begun once new invocations are refused.
-	eventually(t, "Close to refuse new invocations", func() bool {
+	testutil.Eventually(t, "Close to refuse new invocations", func() bool {
 		_, err := p.Invoke(context.Background(), Invocation{})
 		return errors.Is(err, ErrPoolClosed)
 	})
@@ -290,7 +292,7 @@ func TestCloseGivesUpOnInFlightWorkWhenItsContextEnds(t *testing.T) {
 func TestIdleEnvironmentsAreReaped(t *testing.T) {
 	p := newPool(t, spec(t, "nodejs20.x", "node", "handlers.act"), Options{IdleTimeout: 50 * time.Millisecond})
 	pid := decode[int](t, invokeOK(t, p, `{"action":"pid"}`).Payload)
-	eventually(t, "the idle environment to be stopped", func() bool { return p.Stats().Environments == 0 })
+	testutil.Eventually(t, "the idle environment to be stopped", func() bool { return p.Stats().Environments == 0 })
 	if !processGone(pid) {
 		t.Fatalf("reaped environment's process %d still runs", pid)
 	}

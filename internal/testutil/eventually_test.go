@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,7 +9,7 @@ import (
 
 func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
 	var n atomic.Int32
-	Eventually(t, 10*time.Second, func() bool { return n.Add(1) == 3 }, "never reached 3")
+	Eventually(t, "three checks", func() bool { return n.Add(1) == 3 })
 	if n.Load() != 3 {
 		t.Fatalf("checked %d times, want 3", n.Load())
 	}
@@ -22,11 +23,11 @@ type fatalRecorder struct {
 
 func (f *fatalRecorder) Helper() {}
 func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.msg = format
+	f.msg = fmt.Sprintf(format, args...)
 	panic(f)
 }
 
-func TestEventuallyFailsAfterTheDeadline(t *testing.T) {
+func TestEventuallyFailsAfterItsPatience(t *testing.T) {
 	rec := &fatalRecorder{TB: t}
 	func() {
 		defer func() {
@@ -34,9 +35,9 @@ func TestEventuallyFailsAfterTheDeadline(t *testing.T) {
 				panic(r)
 			}
 		}()
-		Eventually(rec, 20*time.Millisecond, func() bool { return false }, "never true")
+		eventually(rec, 20*time.Millisecond, "a condition that never holds", func() bool { return false })
 	}()
-	if rec.msg != "after %v: never true" {
-		t.Fatalf("Fatalf(%q), want the deadline and the message", rec.msg)
+	if rec.msg != "gave up after 20ms waiting for a condition that never holds" {
+		t.Fatalf("Fatalf(%q), want the patience and what was awaited", rec.msg)
 	}
 }
