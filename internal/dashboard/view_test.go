@@ -10,7 +10,7 @@ import (
 
 func TestWhy(t *testing.T) {
 	alarm := deploy.Deployment{Status: deploy.StatusStopped, StepReached: 2,
-		Target:           deploy.LambdaTarget{CurrentVersion: "1", TargetVersion: "2", TargetVersionWeight: 0.2},
+		Target:           deploy.LambdaTarget{CurrentVersion: 1, TargetVersion: 2, TargetVersionWeight: 0.2},
 		ErrorInformation: &deploy.ErrorInfo{Code: deploy.ErrAlarmActive, Message: "The deployment was stopped because alarm ApiErrors went into ALARM: Threshold Crossed: 1 out of the last 1 datapoints [3.0] was greater than or equal to the threshold (1.0)."},
 		RollbackInfo:     &deploy.RollbackInfo{RollbackDeploymentID: "d-2"}}
 	hook := deploy.Deployment{Status: deploy.StatusFailed, Target: alarm.Target,
