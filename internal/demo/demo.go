@@ -26,14 +26,14 @@ import (
 
 // Options tune the demo.
 type Options struct {
-	Out       io.Writer
-	Mode      progress.Mode // how deployment progress is shown
+	Out  io.Writer
+	Mode progress.Mode // how deployment progress is shown
 	// Display, when its Width is set (a terminal), replaces Mode: bars cut
 	// to the width, coloured as --color says.
-	Display progress.Display
-	TimeScale float64       // how much faster than the wall clock time runs (default 60)
-	Rate      int           // requests per second of steady traffic (default 200)
-	Keep      bool          // keep the service directory (its path is printed)
+	Display   progress.Display
+	TimeScale float64 // how much faster than the wall clock time runs (default 60)
+	Rate      int     // requests per second of steady traffic (default 200)
+	Keep      bool    // keep the service directory (its path is printed)
 }
 
 // Result is what the demo measured.
