@@ -256,6 +256,9 @@ func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || !st.Running || st.TimeScale != 600 || len(st.Deployments) != 1 {
 		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
 	}
+	if strings.Contains(r.stdout, "token") {
+		t.Errorf("status -o json shows the engine's token:\n%s", r.stdout)
+	}
 	d := st.Deployments[0]
 	if d.ID != id || d.Status != "Succeeded" || d.Seconds == nil || *d.Seconds > took.Seconds() || d.TimeScale != 600 {
 		t.Errorf("status deployment %+v (the wait took %s)", d, took)
@@ -366,5 +369,89 @@ func TestDeployStatusHistoryStopRollbackAndLogsAgainstAnEngine(t *testing.T) {
 	r = cliT(t, "logs", "api", c, "-o", "json", "--since", "1h")
 	if evs := records(t, r.stdout); r.code != 0 || len(evs) == 0 || evs[0]["message"] == nil || evs[0]["version"] == nil {
 		t.Errorf("logs -o json: %d %v", r.code, evs)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	cfg := serveOrders(t)
+	c := "--config=" + cfg
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"history", ""}, []string{"api\torders-dev-api", "preTraffic\torders-dev-preTraffic"}},
+		{[]string{"rollback", "a"}, []string{"api\torders-dev-api"}},
+		{[]string{"logs", "pre"}, []string{"preTraffic\torders-dev-preTraffic"}},
+		{[]string{"status", "--stage", ""}, []string{"dev"}},
+		{[]string{"status", "--output", ""}, []string{"text", "json", "yaml"}},
+		{[]string{"deploy", "--color", ""}, []string{"auto", "always", "never"}},
+	} {
+		r := cliT(t, append([]string{"__complete", c}, tc.args...)...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w+"\n") {
+				t.Errorf("completing %v: no %q in\n%s", tc.args, w, r.stdout)
+			}
+		}
+	}
+	// Deployment ids come from the state, the newest first.
+	editAPI(t, cfg, "to complete", false)
+	r := cliT(t, "deploy", c, "-o", "json")
+	id, _ := records(t, r.stdout)[0]["deploymentId"].(string)
+	if r.code != 0 || id == "" {
+		t.Fatalf("deploy: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cliT(t, "__complete", c, "stop", "d-")
+	if !strings.HasPrefix(r.stdout, id+"\torders-dev-api ") {
+		t.Errorf("completing stop d-: want %s first, got\n%s", id, r.stdout)
+	}
+	// status --wait follows it to its end; its exit code is the result.
+	if r := cliT(t, "status", c, "--wait", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"status": "Succeeded"`) {
+		t.Errorf("status --wait: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestLogsTailFollowsUntilInterrupted(t *testing.T) {
+	cfg := serveOrders(t)
+	// The pre-traffic hook's invocation is the first event the function logs.
+	editAPI(t, cfg, "to log", false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := &cancelOn{text: "REPORT RequestId", cancel: cancel}
+	var errOut bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"logs", "api", "--config", cfg, "-t"}, out, &errOut) }()
+	if r := cliT(t, "deploy", "--config", cfg, "--wait"); r.code != 0 {
+		t.Fatalf("deploy: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if code := <-done; code != 0 || !strings.Contains(out.String(), "START RequestId") {
+		t.Fatalf("logs -t: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
+// TestPackageInProcess runs package in this process (the tests beside
+// package.go run the binary): in place, to standard output, and refused.
+func TestPackageInProcess(t *testing.T) {
+	dir := packagedService(t)
+	cfg := filepath.Join(dir, "serverless.yml")
+	tpl := filepath.Join(dir, packageDir, compiledTemplate)
+	original, err := os.ReadFile(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cliT(t, "package", "--config", cfg, "--template", tpl)
+	if r.code != 0 || !strings.Contains(r.stdout, "HelloLambdaFunctionAliasLive") {
+		t.Fatalf("package --template to stdout: %d\n%.300s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if now, _ := os.ReadFile(tpl); !bytes.Equal(now, original) {
+		t.Error("package --template without --out changed the template")
+	}
+	if r := cliT(t, "package", "--config", cfg); r.code != 0 {
+		t.Fatalf("package in place: %d\n%s", r.code, r.stderr)
+	}
+	if now, _ := os.ReadFile(tpl); bytes.Equal(now, original) {
+		t.Error("package in place left the template as it was")
+	}
+	if r := cliT(t, "package", "--config", cfg, "--template", filepath.Join(dir, "nope.json")); r.code != 1 || !strings.Contains(r.stderr, "nope.json") {
+		t.Errorf("package of a missing template: %d %s", r.code, r.stderr)
 	}
 }

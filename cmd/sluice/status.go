@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,10 +44,22 @@ interrupted first).`,
 	return cmd
 }
 
+// engineView is the running engine as status shows it: engine.json
+// without its token, which is a secret.
+type engineView struct {
+	PID        int       `json:"pid"`
+	GatewayURL string    `json:"gatewayUrl"`
+	APIURL     string    `json:"apiUrl"`
+	Config     string    `json:"config"`
+	Service    string    `json:"service"`
+	Stage      string    `json:"stage"`
+	Started    time.Time `json:"started"`
+}
+
 // statusView is what `status -o json|yaml` prints.
 type statusView struct {
 	Running     bool                     `json:"running"` // an engine serves the service now
-	Engine      *control.Info            `json:"engine,omitempty"`
+	Engine      *engineView              `json:"engine,omitempty"`
 	TimeScale   float64                  `json:"timeScale,omitempty"` // the running engine's --time-scale, when not 1
 	Functions   []control.FunctionStatus `json:"functions"`
 	Aliases     []control.AliasStatus    `json:"aliases"`
@@ -71,13 +84,16 @@ func (o *statusOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		fmt.Fprintf(errOut, "warning: alarm states unavailable: %v\n", err)
 	}
 	tl := o.timeline()
-	view := statusView{Running: st.Running, Engine: st.Engine, Functions: st.Functions, Aliases: st.Aliases, Alarms: st.Alarms,
+	view := statusView{Running: st.Running, Functions: st.Functions, Aliases: st.Aliases, Alarms: st.Alarms,
 		Deployments: make([]progress.Deployment, len(st.Deployments))}
 	if view.Functions == nil {
 		view.Functions = []control.FunctionStatus{}
 	}
 	if view.Aliases == nil {
 		view.Aliases = []control.AliasStatus{}
+	}
+	if e := st.Engine; e != nil {
+		view.Engine = &engineView{PID: e.PID, GatewayURL: e.GatewayURL, APIURL: e.APIURL, Config: e.Config, Service: e.Service, Stage: e.Stage, Started: e.Started}
 	}
 	if st.Running && len(tl) > 0 {
 		if s := tl[len(tl)-1].Scale; s != 1 {

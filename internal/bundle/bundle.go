@@ -25,6 +25,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // DefaultExcludes are the framework's (lib/plugins/package/lib/package-service.js).
@@ -104,7 +105,7 @@ func mayReach(pattern, dir string) bool {
 
 // Individually reports whether f is packaged on its own.
 func Individually(svc *config.Service, f *config.Function) bool {
-	return truthy(section(svc.Raw)["individually"]) || truthy(section(f.Raw)["individually"])
+	return jsvalue.Truthy(section(svc.Raw)["individually"]) || jsvalue.Truthy(section(f.Raw)["individually"])
 }
 
 // ForFunction builds f's rules. devExcludes are the devDependency
@@ -116,7 +117,7 @@ func ForFunction(svc *config.Service, f *config.Function, devExcludes []string) 
 	ex = append(ex, filepath.Base(svc.File))
 	sp := section(svc.Raw)
 	ex = append(ex, stringList(sp["exclude"])...)
-	if truthy(svc.Raw["useDotenv"]) {
+	if jsvalue.Truthy(svc.Raw["useDotenv"]) {
 		ex = append(ex, ".env*")
 	}
 	in = append(in, stringList(sp["include"])...)
@@ -146,7 +147,7 @@ func ForFunction(svc *config.Service, f *config.Function, devExcludes []string) 
 	}
 	excludeDev := true
 	if v, ok := sp["excludeDevDependencies"]; ok && v != nil {
-		excludeDev = truthy(v)
+		excludeDev = jsvalue.Truthy(v)
 	}
 	if excludeDev {
 		for _, p := range devExcludes {
@@ -263,16 +264,6 @@ func npmLsDev(dir string) []string {
 func section(raw map[string]any) map[string]any {
 	m, _ := raw["package"].(map[string]any)
 	return m
-}
-
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case bool:
-		return v
-	case string:
-		return v == "true"
-	}
-	return false
 }
 
 func stringList(v any) []string {
