@@ -84,31 +84,26 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 			out = template
 		}
 	}
-	tpl, order, size, err := readTemplate(template)
-	if err != nil {
-		return err
-	}
-	// The framework's state beside the template says which stage and
-	// region it was compiled for.
-	var state *slsstate.State
+	// Reading the template and loading the service do not depend on each
+	// other: on a machine with two cores they overlap.
+	var (
+		tpl    awscfn.Template
+		order  *cfnjson.Order
+		size   int
+		tplErr error
+		read   = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		tpl, order, size, tplErr = readTemplate(template)
+	}()
 	statePath := filepath.Join(filepath.Dir(template), serviceState)
-	if filepath.Base(template) == compiledTemplate {
-		if state, err = readState(statePath); err != nil {
-			return err
-		}
+	state, opts, svc, diags, err := o.load(template, statePath)
+	<-read
+	if tplErr != nil {
+		return tplErr
 	}
-	opts := config.Options{Stage: o.stage, Region: o.region}
-	if state != nil {
-		if err := samePlace("--stage", o.stage, state.Stage(), statePath); err != nil {
-			return err
-		}
-		if err := samePlace("--region", o.region, state.Region(), statePath); err != nil {
-			return err
-		}
-		opts.Stage, opts.Region = cmp.Or(opts.Stage, state.Stage()), cmp.Or(opts.Region, state.Region())
-	}
-	svc, diags, err := config.Load(o.config, opts)
-	if err == nil && state == nil {
+	if svc != nil && state == nil {
 		// No state file: the function names tell the stage.
 		if stage, ok := compiledStage(tpl, svc); ok && stage != svc.Stage {
 			if o.stage != "" {
@@ -118,6 +113,9 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 			opts.Stage = stage
 			svc, diags, err = config.Load(o.config, opts)
 		}
+	}
+	if svc == nil && diags == nil && err != nil {
+		return err // the state file, or a flag that contradicts it
 	}
 	for _, d := range diags.Warnings() {
 		fmt.Fprintln(stderr, d.Error())
@@ -137,9 +135,41 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot package %s:\n%w", o.config, err)
 	}
 
-	body, err := cfnjson.AppendEncode(make([]byte, 0, size+size/4), result, order)
+	// The state file holds the template too: it is encoded beside it.
+	var (
+		outState     = filepath.Join(filepath.Dir(out), serviceState)
+		stateBody    []byte
+		stateErr     error
+		stateEncoded = make(chan struct{})
+	)
+	go func() {
+		defer close(stateEncoded)
+		if out == "" || filepath.Base(out) != compiledTemplate {
+			return
+		}
+		// Writing into a package directory (.serverless, or one given to
+		// `serverless package --package`): `serverless deploy --package`
+		// deploys the template in its state file, not the one above, so
+		// keep them the same.
+		st := state
+		if outState != statePath || filepath.Base(template) != compiledTemplate {
+			if st, stateErr = readState(outState); stateErr != nil {
+				return
+			}
+		}
+		if st != nil {
+			if stateBody, stateErr = st.WithTemplate(result, order); stateErr != nil {
+				stateErr = fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", outState, stateErr)
+			}
+		}
+	}()
+	body, err := cfnjson.AppendEncode(make([]byte, 0, 2*size), result, order)
+	<-stateEncoded
 	if err != nil {
 		return fmt.Errorf("encode the template: %w", err)
+	}
+	if stateErr != nil {
+		return stateErr
 	}
 	summary := summarize(tpl, result)
 	if out == "" {
@@ -150,31 +180,40 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 		return nil
 	}
 	writes := []pendingWrite{{path: out, body: body}}
-	if filepath.Base(out) == compiledTemplate {
-		// Writing into a package directory (.serverless, or one given to
-		// `serverless package --package`): `serverless deploy --package`
-		// deploys the template in its state file, not the one above, so
-		// keep them the same.
-		outState := filepath.Join(filepath.Dir(out), serviceState)
-		st := state
-		if outState != statePath || filepath.Base(template) != compiledTemplate {
-			if st, err = readState(outState); err != nil {
-				return err
-			}
-		}
-		if st != nil {
-			updated, err := st.WithTemplate(result, order)
-			if err != nil {
-				return fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", outState, err)
-			}
-			writes = append(writes, pendingWrite{path: outState, body: updated})
-		}
+	if stateBody != nil {
+		writes = append(writes, pendingWrite{path: outState, body: stateBody})
 	}
 	if err := writeAll(writes); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "sluice package: %s, in %s\n", summary, out)
 	return nil
+}
+
+// load reads the framework's state beside the template, when there is
+// one, and loads the service at the stage and region it names. It returns
+// a nil service with nil diagnostics when the state or the flags are
+// wrong, before loading anything.
+func (o *packageOptions) load(template, statePath string) (*slsstate.State, config.Options, *config.Service, config.Diagnostics, error) {
+	opts := config.Options{Stage: o.stage, Region: o.region}
+	var state *slsstate.State
+	if filepath.Base(template) == compiledTemplate {
+		var err error
+		if state, err = readState(statePath); err != nil {
+			return nil, opts, nil, nil, err
+		}
+	}
+	if state != nil {
+		if err := samePlace("--stage", o.stage, state.Stage(), statePath); err != nil {
+			return nil, opts, nil, nil, err
+		}
+		if err := samePlace("--region", o.region, state.Region(), statePath); err != nil {
+			return nil, opts, nil, nil, err
+		}
+		opts.Stage, opts.Region = cmp.Or(opts.Stage, state.Stage()), cmp.Or(opts.Region, state.Region())
+	}
+	svc, diags, err := config.Load(o.config, opts)
+	return state, opts, svc, diags, err
 }
 
 // samePlace checks a --stage or --region flag against the value the

@@ -46,7 +46,7 @@ func (o *Order) Child(k string) *Order {
 // nil, and returns the key order of its objects. Numbers keep their text.
 // Invalid UTF-8 and lone surrogates become U+FFFD, as with encoding/json.
 func Decode(b []byte) (any, *Order, error) {
-	d := decoder{b: b, intern: make(map[string]string, 256)}
+	d := decoder{b: b, intern: new(interner)}
 	d.space()
 	v, o, err := d.value(0)
 	if err != nil {
@@ -65,10 +65,10 @@ const maxDepth = 10000
 type decoder struct {
 	b      []byte
 	i      int
-	intern map[string]string // object keys repeat (Type, Properties, …): one string each
-	vals   []any             // values of the objects being decoded, as a stack
-	keys   []string          // their keys, likewise
-	kids   []*Order          // their orders, likewise
+	intern *interner // object keys repeat (Type, Properties, …): one string each
+	vals   []any     // values of the objects being decoded, as a stack
+	keys   []string  // their keys, likewise
+	kids   []*Order  // their orders, likewise
 }
 
 // SyntaxError is a decoding error at a line and column of the input.
@@ -199,6 +199,19 @@ func (d *decoder) object(depth int) (any, *Order, error) {
 		o.Kids = make([]*Order, 0, len(keys))
 	}
 	for i, k := range keys {
+		m[k] = vals[i]
+	}
+	if len(m) == len(keys) { // no key twice: the common case
+		o.Keys = append(o.Keys, keys...)
+		if hasKids {
+			o.Kids = append(o.Kids, kids...)
+		}
+		clear(d.vals[base:])
+		d.keys, d.vals, d.kids = d.keys[:base], d.vals[:base], d.kids[:base]
+		return m, o, nil
+	}
+	clear(m)
+	for i, k := range keys {
 		if _, dup := m[k]; dup {
 			// The last value wins, in the first key's place (as JSON.parse
 			// and encoding/json do).
@@ -263,6 +276,24 @@ func (d *decoder) array(depth int) (any, *Order, error) {
 	return items, &Order{Items: orders}, nil
 }
 
+// interner hands out one string for equal byte strings it sees often: a
+// direct-mapped cache, cheaper than a map (a miss just allocates).
+type interner [4096]string
+
+func (t *interner) get(b []byte) string {
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &t[h%uint32(len(t))]
+	if *slot == string(b) { // compares without allocating
+		return *slot
+	}
+	s := string(b)
+	*slot = s
+	return s
+}
+
 // maxInterned is the length up to which string values are interned too:
 // short ones (types, attribute names, actions) repeat all over a template.
 const maxInterned = 48
@@ -299,12 +330,7 @@ func (d *decoder) str(key bool) (string, error) {
 		return d.unescape(raw, start)
 	}
 	if key || len(raw) <= maxInterned {
-		if s, ok := d.intern[string(raw)]; ok {
-			return s, nil
-		}
-		s := string(raw)
-		d.intern[s] = s
-		return s, nil
+		return d.intern.get(raw), nil
 	}
 	return string(raw), nil
 }
