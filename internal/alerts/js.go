@@ -106,21 +106,6 @@ type unionItem struct {
 	value       any
 }
 
-// truthy is JavaScript's ToBoolean.
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case float64:
-		return v != 0 && !math.IsNaN(v)
-	case string:
-		return v != ""
-	}
-	return true
-}
-
 // isObject is lodash.isObject on JSON values: mappings and lists.
 func isObject(v any) bool {
 	switch v.(type) {
