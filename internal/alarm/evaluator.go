@@ -107,8 +107,9 @@ func NewEvaluator(store *metrics.Store, opts ...Option) *Evaluator {
 		o(e)
 	}
 	if e.saver != nil {
+		e.saver.log = e.log
 		e.saved = e.saver.load()
-		e.saver.start(e.log)
+		e.saver.start()
 	}
 	return e
 }

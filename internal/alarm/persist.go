@@ -68,8 +68,7 @@ func (s *saver) load() map[string]StateInfo {
 	return out
 }
 
-func (s *saver) start(log *slog.Logger) {
-	s.log = log
+func (s *saver) start() {
 	s.done, s.stop = make(chan struct{}), make(chan struct{})
 	go s.loop()
 }

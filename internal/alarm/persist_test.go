@@ -102,3 +102,35 @@ func TestDeletedAlarmIsForgotten(t *testing.T) {
 		t.Fatalf("state %s, want INSUFFICIENT_DATA", st)
 	}
 }
+
+// TestUnreadableSavedStates: a saved state sluice cannot read, or a store
+// that fails, leaves the alarms starting afresh rather than failing.
+func TestUnreadableSavedStates(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(epoch)
+	db, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutAlarmState(store.AlarmStateRecord{Name: "errors", State: "SIDEWAYS", Reason: "?", Updated: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	ev := NewEvaluator(metrics.NewStore(clk), WithLogger(quiet), WithStateStore(db))
+	a, _ := ev.Put(errorsAlarm("errors"))
+	if st := a.State().Value; st != StateInsufficientData {
+		t.Fatalf("state %s from an unreadable record, want INSUFFICIENT_DATA", st)
+	}
+	ev.Close()
+	db.Close()
+
+	// A closed store: reads and writes fail, and are logged.
+	ev = NewEvaluator(metrics.NewStore(clk), WithLogger(quiet), WithStateStore(db))
+	defer ev.Close()
+	a, _ = ev.Put(errorsAlarm("errors"))
+	if err := ev.SetAlarmState("errors", StateAlarm, "broken"); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.State().Value; st != StateAlarm {
+		t.Fatalf("state %s, want ALARM even when it cannot be saved", st)
+	}
+}

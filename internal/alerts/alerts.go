@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // Kind is the type of an alarm (the plugin's `type`).
@@ -176,7 +177,7 @@ func (c *compiler) warnf(path, hint, format string, args ...any) {
 // activeOnStage applies custom.alerts.stages: listed stages only.
 func (c *compiler) activeOnStage() bool {
 	v, ok := c.cfg["stages"]
-	if !ok || !truthy(v) {
+	if !ok || !jsvalue.Truthy(v) {
 		return true
 	}
 	path := alertsPath + ".stages"
@@ -196,7 +197,7 @@ func (c *compiler) activeOnStage() bool {
 }
 
 func (c *compiler) compile() {
-	if es, ok := c.cfg["externalStack"]; ok && truthy(es) {
+	if es, ok := c.cfg["externalStack"]; ok && jsvalue.Truthy(es) {
 		c.errorf(alertsPath+".externalStack", "remove externalStack to create the alarms in the service's own stack",
 			"sluice package does not deploy a separate alerts stack")
 	}
@@ -215,7 +216,7 @@ func (c *compiler) compile() {
 	c.definitions()
 	c.compileTopics()
 	c.alarms()
-	if d, ok := c.cfg["dashboards"]; ok && truthy(d) {
+	if d, ok := c.cfg["dashboards"]; ok && jsvalue.Truthy(d) {
 		c.dashboards(d)
 	}
 }

@@ -1,10 +1,10 @@
 package alerts
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // ErrorRate is the built-in canary alarm on the share of the new version's
@@ -44,8 +44,8 @@ func CanaryAlarmID(f *config.Function, name string) string {
 	return f.LogicalID() + "Canary" + config.NormalizeName(name) + "Alarm"
 }
 
-// ExecutedVersionDimension is the place in a canary alarm's Properties
-// that holds the ExecutedVersion value, for the local engine to set.
+// ExecutedVersionDimension is the dimension that makes an alarm a canary
+// alarm: the version that ran an invocation through the alias.
 const ExecutedVersionDimension = "ExecutedVersion"
 
 // CanaryAlarms resolves f's deploymentSettings.canaryAlarms. Definitions
@@ -85,7 +85,7 @@ func CanaryAlarms(svc *config.Service, f *config.Function, versionID string) ([]
 		if e == nil {
 			continue
 		}
-		if !truthy(e.props["enabled"]) {
+		if !jsvalue.Truthy(e.props["enabled"]) {
 			continue
 		}
 		name := e.name()
@@ -128,7 +128,7 @@ func (c *compiler) canaryAlarm(svc *config.Service, f *config.Function, e *entry
 		c.errorf(e.namePath(), "use letters, digits, - and _ in alarm names", "makes the logical ID %q, which CloudFormation rejects", id)
 		return CanaryAlarm{}, false
 	}
-	if truthy(e.props["pattern"]) {
+	if jsvalue.Truthy(e.props["pattern"]) {
 		c.errorf(e.path("pattern"), "alarm on a Lambda metric (Errors, Duration, Throttles, Invocations) or use errorRate", "a canary alarm cannot count log lines: Lambda's per-version metrics are the only ones that tell the versions apart")
 		return CanaryAlarm{}, false
 	}
@@ -151,7 +151,7 @@ func (c *compiler) canaryAlarm(svc *config.Service, f *config.Function, e *entry
 	}
 	// Canary alarms default to notBreaching: a canary period with no
 	// invocation of the new version has shown nothing wrong.
-	if !truthy(e.props["treatMissingData"]) {
+	if !jsvalue.Truthy(e.props["treatMissingData"]) {
 		e.props["treatMissingData"] = "notBreaching"
 	}
 	errorRate := name == ErrorRate
@@ -224,8 +224,3 @@ func (a CanaryAlarm) WithExecutedVersion(version string) map[string]any {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
-
-// String names the alarm for messages.
-func (a CanaryAlarm) String() string {
-	return fmt.Sprintf("canary alarm %s of %s", a.Name, a.Function)
-}

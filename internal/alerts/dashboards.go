@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // Dashboards: `dashboards: true | <template> | [<template>…] |
@@ -127,13 +128,13 @@ func (c *compiler) dashboardNames(cfg any) []string {
 				c.warnf(path+"."+k, "known keys: stages, templates", "unknown dashboards key %q is ignored", k)
 			}
 		}
-		if stages, ok := v["stages"]; ok && truthy(stages) {
+		if stages, ok := v["stages"]; ok && jsvalue.Truthy(stages) {
 			if !slices.Contains(toList(stages), any(c.svc.Stage)) {
 				return nil
 			}
 		}
 		names = []any{"default"}
-		if t, ok := v["templates"]; ok && truthy(t) {
+		if t, ok := v["templates"]; ok && jsvalue.Truthy(t) {
 			names, namesPath = toList(t), path+".templates"
 		}
 	default:

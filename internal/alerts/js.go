@@ -106,21 +106,6 @@ type unionItem struct {
 	value       any
 }
 
-// truthy is JavaScript's ToBoolean.
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case float64:
-		return v != 0 && !math.IsNaN(v)
-	case string:
-		return v != ""
-	}
-	return true
-}
-
 // jsString is JavaScript's String(v) (the key is absent: pass absent=true
 // for undefined).
 func jsString(v any, absent bool) string {

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // alarms is compileAlarms: every function gets the global alarms followed
@@ -17,7 +18,7 @@ func (c *compiler) alarms() {
 		for _, e := range append(slices.Clone(global), c.functionAlarms(f)...) {
 			e = c.withNameDefaults(e)
 			id := config.NormalizeName(f.Key) + config.NormalizeName(e.name()) + "Alarm"
-			if !truthy(e.props["enabled"]) {
+			if !jsvalue.Truthy(e.props["enabled"]) {
 				delete(final, id)
 				continue
 			}
@@ -75,7 +76,7 @@ func (c *compiler) alarm(f *config.Function, id string, e *entry) {
 	}
 	c.add(id, res)
 	c.of(id, f)
-	if pattern, ok := e.get("pattern"); ok && truthy(pattern) {
+	if pattern, ok := e.get("pattern"); ok && jsvalue.Truthy(pattern) {
 		c.metricFilters(f, e)
 	}
 	c.out.Alarms = append(c.out.Alarms, a)
@@ -86,7 +87,7 @@ func (c *compiler) alarm(f *config.Function, id string, e *entry) {
 // undefined are absent, as in the plugin's JSON.
 func (c *compiler) alarmResource(f *config.Function, e *entry, a *Alarm) map[string]any {
 	fnRef := f.LogicalID() + "LambdaFunction"
-	pattern := truthy(e.props["pattern"])
+	pattern := jsvalue.Truthy(e.props["pattern"])
 	metric, hasMetric := e.get("metric")
 	namespace, hasNamespace := e.get("namespace")
 	metricID, hasMetricID := metric, hasMetric
@@ -98,7 +99,7 @@ func (c *compiler) alarmResource(f *config.Function, e *entry, a *Alarm) map[str
 		dimensions = c.dimensions(e, fnRef)
 	}
 	treatMissing := e.props["treatMissingData"]
-	if !truthy(treatMissing) {
+	if !jsvalue.Truthy(treatMissing) {
 		treatMissing = "missing"
 	}
 
@@ -182,7 +183,7 @@ func patternMetricName(metric any, fnRef string) string {
 func (c *compiler) dimensions(e *entry, fnRef string) []any {
 	raw, _ := e.get("dimensions")
 	list, _ := raw.([]any)
-	if truthy(e.props["omitDefaultDimension"]) {
+	if jsvalue.Truthy(e.props["omitDefaultDimension"]) {
 		return clone(list).([]any)
 	}
 	out := make([]any, 0, len(list)+1)
@@ -200,11 +201,11 @@ func (c *compiler) dimensions(e *entry, fnRef string) []any {
 func (c *compiler) alarmName(f *config.Function, e *entry, metricID any, hasMetricID bool) (string, bool) {
 	tmpl, _ := e.props["nameTemplate"].(string)
 	prefix, hasPrefix := e.props["prefixTemplate"].(string)
-	if !truthy(tmpl) && !truthy(prefix) {
+	if !jsvalue.Truthy(tmpl) && !jsvalue.Truthy(prefix) {
 		return "", false
 	}
 	metric, hasMetric := e.get("metric")
-	if !truthy(tmpl) {
+	if !jsvalue.Truthy(tmpl) {
 		// With only a prefix the plugin names the alarm after itself.
 		tmpl = "$[functionName]-$[metricName]"
 		if n := e.name(); n != "" {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 // topics are the compiled alert topics (the plugin's alertTopics): each
@@ -86,7 +87,7 @@ func (c *compiler) topicOf(cfg any, path, group, kind string) (any, bool) {
 		c.errorf(path, "write a topic name, an ARN, or {topic: …, notifications: […]}", "must be a topic, not a list")
 		return nil, false
 	}
-	if !truthy(topic) {
+	if !jsvalue.Truthy(topic) {
 		return nil, false // explicitly empty: no topic
 	}
 	switch t := topic.(type) {
@@ -109,7 +110,7 @@ func (c *compiler) topicOf(cfg any, path, group, kind string) (any, bool) {
 		return nil, false
 	}
 	subs := []any{}
-	if truthy(notifications) {
+	if jsvalue.Truthy(notifications) {
 		np := strings.TrimSuffix(path, ".topic") + ".notifications"
 		list, ok := notifications.([]any)
 		if !ok {
@@ -149,7 +150,7 @@ func (c *compiler) topicOf(cfg any, path, group, kind string) (any, bool) {
 
 // existingTopic warns about notifications on a topic sluice does not create.
 func (c *compiler) existingTopic(notifications any, path string) {
-	if truthy(notifications) {
+	if jsvalue.Truthy(notifications) {
 		c.warnf(strings.TrimSuffix(path, ".topic")+".notifications", "subscribe the endpoints to the existing topic yourself, or give a topic name to have one created",
 			"notifications are ignored for an existing topic (an ARN or intrinsic)")
 	}
@@ -163,7 +164,7 @@ func (c *compiler) actions(e *entry, kind, key string) []any {
 		out = append(out, clone(t))
 	}
 	v, ok := e.get(key)
-	if !ok || !truthy(v) {
+	if !ok || !jsvalue.Truthy(v) {
 		return out
 	}
 	path := e.path(key)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
 var (
@@ -138,7 +139,7 @@ func (c *compiler) integer(e *entry, key string, min int, hint string) (n int, p
 
 func (c *compiler) checkPattern(f *config.Function, e *entry, a *Alarm) bool {
 	v, _ := e.get("pattern")
-	if !truthy(v) {
+	if !jsvalue.Truthy(v) {
 		return false
 	}
 	if s, ok := v.(string); ok {
@@ -150,7 +151,7 @@ func (c *compiler) checkPattern(f *config.Function, e *entry, a *Alarm) bool {
 		c.errorf(e.namePath(), "use letters and digits only in the names of pattern alarms",
 			"makes the log metric filter logical ID %q (the plugin does not spell - and _ out here), which CloudFormation rejects", id)
 	}
-	if truthy(f.Raw["disableLogs"]) {
+	if jsvalue.Truthy(f.Raw["disableLogs"]) {
 		c.errorf(e.path("pattern"), "remove disableLogs from functions."+f.Key+", or drop the pattern alarm",
 			"a pattern alarm reads the function's logs, but functions.%s has disableLogs: true", f.Key)
 	}
@@ -295,7 +296,7 @@ func (c *compiler) checkComparison(e *entry, a *Alarm) {
 	}
 	a.Comparison = s
 	a.TreatMissingData = "missing"
-	if t, ok := e.get("treatMissingData"); ok && truthy(t) {
+	if t, ok := e.get("treatMissingData"); ok && jsvalue.Truthy(t) {
 		s, _ := t.(string)
 		if !slices.Contains(treatMissingValues, s) {
 			c.errorf(e.path("treatMissingData"), "use one of "+strings.Join(treatMissingValues, ", "), "unknown treatMissingData %s", jsQuote(t))
@@ -322,7 +323,7 @@ func (c *compiler) checkDimensions(f *config.Function, e *entry) []Dimension {
 	var out []Dimension
 	v, _ := e.get("dimensions")
 	list, isList := v.([]any)
-	if truthy(v) && !isList {
+	if jsvalue.Truthy(v) && !isList {
 		c.errorf(e.path("dimensions"), "write a list of {Name: …, Value: …}", "must be a list, not %s", kindOf(v))
 	}
 	for i, d := range list {
@@ -337,7 +338,7 @@ func (c *compiler) checkDimensions(f *config.Function, e *entry) []Dimension {
 			c.errorf(ip, "write {Name: <dimension>, Value: <value>} (capitalized keys, as in CloudFormation)", "a dimension needs a Name and a Value")
 			continue
 		}
-		if name == "FunctionName" && !truthy(e.props["omitDefaultDimension"]) {
+		if name == "FunctionName" && !jsvalue.Truthy(e.props["omitDefaultDimension"]) {
 			c.warnf(ip, "remove it, or set omitDefaultDimension: true to use this value", "is replaced by the function's own FunctionName dimension")
 			continue
 		}
@@ -349,7 +350,7 @@ func (c *compiler) checkDimensions(f *config.Function, e *entry) []Dimension {
 			out = append(out, Dimension{name, s})
 		}
 	}
-	if !truthy(e.props["omitDefaultDimension"]) {
+	if !jsvalue.Truthy(e.props["omitDefaultDimension"]) {
 		out = append(out, Dimension{"FunctionName", f.Name})
 	}
 	if len(out) > 30 {
@@ -379,7 +380,7 @@ func (c *compiler) checkNames(e *entry) {
 	}
 	prefix, hasPrefix := e.get("prefixTemplate")
 	if hasPrefix {
-		if _, ok := prefix.(string); !ok && (prefix != nil || truthy(tmpl)) {
+		if _, ok := prefix.(string); !ok && (prefix != nil || jsvalue.Truthy(tmpl)) {
 			c.errorf(e.path("prefixTemplate"), "write a string such as $[stackName], or '' for no prefix", "must be a string, not %s", kindOf(prefix))
 		}
 	}

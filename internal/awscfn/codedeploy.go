@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/jsvalue"
 	"github.com/sluice-dev/sluice/internal/schedule"
 )
 
@@ -18,7 +19,7 @@ func (c *canary) addApplication() {
 // names its own (custom.deploymentSettings.codeDeployRole).
 func (c *canary) addServiceRole() {
 	global := c.svc.DeploymentSettings
-	if global != nil && truthy(global.CodeDeployRole) {
+	if global != nil && jsvalue.Truthy(global.CodeDeployRole) {
 		return
 	}
 	policies := []any{
@@ -28,7 +29,7 @@ func (c *canary) addServiceRole() {
 	for _, g := range c.gradual {
 		// Triggers publish to SNS. JavaScript truthiness: the plugin adds
 		// the policy for an empty list, too.
-		if truthy(g.settings.Raw["triggerConfigurations"]) {
+		if jsvalue.Truthy(g.settings.Raw["triggerConfigurations"]) {
 			policies = append(policies, "arn:aws:iam::aws:policy/AmazonSNSFullAccess")
 			break
 		}
@@ -44,7 +45,7 @@ func (c *canary) addServiceRole() {
 			}},
 		},
 	}
-	if global != nil && truthy(global.CodeDeployRolePermissionsBoundary) {
+	if global != nil && jsvalue.Truthy(global.CodeDeployRolePermissionsBoundary) {
 		p["PermissionsBoundary"] = global.CodeDeployRolePermissionsBoundary
 	}
 	c.resources[codeDeployRoleID] = map[string]any{"Type": "AWS::IAM::Role", "Properties": p}
@@ -167,7 +168,7 @@ func (c *canary) addDeploymentGroup(g *gradual, configs map[schedule.Type]string
 		configName = ref(configs[schedule.Type{Kind: g.typ.Kind, Percent: g.typ.Percent, Interval: g.typ.Interval}])
 	}
 	var role any = getAtt(codeDeployRoleID, "Arn")
-	if truthy(ds.CodeDeployRole) {
+	if jsvalue.Truthy(ds.CodeDeployRole) {
 		role = ds.CodeDeployRole
 	}
 	p := map[string]any{
@@ -197,7 +198,7 @@ func (c *canary) addDeploymentGroup(g *gradual, configs map[schedule.Type]string
 		}
 		p["AlarmConfiguration"] = map[string]any{"Alarms": alarms, "Enabled": true}
 	}
-	if tc := ds.Raw["triggerConfigurations"]; truthy(tc) {
+	if tc := ds.Raw["triggerConfigurations"]; jsvalue.Truthy(tc) {
 		p["TriggerConfigurations"] = tc
 	}
 	c.resources[g.groupID] = map[string]any{"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": p}

@@ -1,8 +1,6 @@
 package awscfn
 
 import (
-	"encoding/json"
-	"math"
 	"strings"
 )
 
@@ -129,25 +127,6 @@ func addDependsOn(r map[string]any, id string) {
 	default:
 		r["DependsOn"] = id
 	}
-}
-
-// truthy is JavaScript truthiness, which decides what the plugin emits
-// for optional settings (an empty list is truthy, an empty string is not).
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case string:
-		return v != ""
-	case float64:
-		return v != 0 && !math.IsNaN(v)
-	case json.Number:
-		f, err := v.Float64()
-		return err != nil || f != 0
-	}
-	return true
 }
 
 // The output template shares every value the transform does not change

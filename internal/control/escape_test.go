@@ -105,3 +105,46 @@ func isCode(err error, code string) bool {
 	var ae *apiErr
 	return errors.As(err, &ae) && ae.Code == code
 }
+
+// TestConcurrentRollbacksThroughTheAPI: five `sluice rollback` at once, as
+// separate HTTP requests, move the alias back one version and all report
+// the same rollback.
+func TestConcurrentRollbacksThroughTheAPI(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, body := range []string{"v2", "v3"} {
+		f.write(body)
+		res, err := f.client.DeployWith(ctx, DeployOptions{Type: "AllAtOnce"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := f.client.Wait(ctx, res.Changes[0].DeploymentID); err != nil || d.Status != deploy.StatusSucceeded {
+			t.Fatalf("deploy %s: %s, %v", body, d.Status, err)
+		}
+	}
+	ids := make(chan string, 5)
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			d, err := f.client.RollbackWith(ctx, fn, RollbackRequest{}, true)
+			ids <- d.ID
+			errs <- err
+		}()
+	}
+	var first string
+	for range 5 {
+		id, err := <-ids, <-errs
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == "" {
+			first = id
+		}
+		if id != first {
+			t.Fatalf("rollbacks returned %s and %s", first, id)
+		}
+	}
+	if rt := f.reg.Function(fn).Alias("Live").Routing(); rt.Version.Number != 2 || rt.Additional != nil {
+		t.Fatalf("alias on version %d after five rollbacks from 3, want 2", rt.Version.Number)
+	}
+}

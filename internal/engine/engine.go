@@ -29,6 +29,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/cron"
+	"github.com/sluice-dev/sluice/internal/dashboard"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/gateway"
 	"github.com/sluice-dev/sluice/internal/invoke"
@@ -287,6 +288,12 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
 	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
+	// The dashboard; its controls call the control API with the token.
+	e.token = control.NewToken()
+	dash := dashboard.New(dashboard.Options{Deployments: e.deployer, Registry: e.registry, Alarms: e.alarms, Metrics: e.metrics,
+		Logs: e.logs, Clock: e.clock, Wall: e.wallClock, Functions: e.functionNames, Token: e.token, Logger: e.log})
+	cleanup = append(cleanup, dash.Close)
+	e.api.Handle(dashboard.Prefix, dash)
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
 	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
@@ -300,9 +307,8 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.gatewaySrv = newServer(gatewayHandler, gatewayTimeout, gatewayTimeout)
 	var api http.Handler = apiHandler{codeDeploy: codeDeploy, cloudFormation: &awsapi.CloudFormation{Stack: e.stackInputs}, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
-		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
+		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics", dashboard.Prefix)
 	}
-	e.token = control.NewToken()
 	api = &control.Guard{Token: e.token, LoopbackListener: control.IsLoopback(opts.Host), Next: api}
 	if !control.IsLoopback(opts.Host) {
 		fmt.Fprintf(opts.Out, "WARNING: listening on %s: anyone who can reach this machine can invoke the functions (gateway and Lambda API). "+
@@ -316,6 +322,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	e.svc = svc
 	e.printSummary(plan, published)
+	fmt.Fprintf(opts.Out, "Dashboard: %s\n", e.DashboardURL())
 	return e, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,12 +21,18 @@ import (
 // one line per gateway request — method, path, function:version, status,
 // duration — and the functions' own output, as serverless-offline does.
 // Durations are wall time: they are what the person waiting saw.
+//
+// Each line is one Write, so lines from concurrent requests never mix on a
+// writer that keeps single writes whole (a terminal, a pipe or a file, as
+// os.File does): the request path takes no lock of sluice's.
 type requestLog struct {
 	out    io.Writer
-	mu     sync.Mutex // one line at a time, so lines never interleave
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
+
+// lineBuffers are the request lines' buffers, reused.
+var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // requestNoteKey carries a *requestNote from the request log's handler to
 // the route's target, which fills it.
@@ -69,19 +76,26 @@ func (l *requestLog) handler(next http.Handler) http.Handler {
 		note := &requestNote{}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestNoteKey{}, note)))
-		served := "-"
-		if note.function != "" {
-			served = note.function + ":" + note.version
+		took := roundDuration(time.Since(start))
+		bp := lineBuffers.Get().(*[]byte)
+		b := start.AppendFormat((*bp)[:0], "15:04:05")
+		b = append(append(append(b, ' '), r.Method...), ' ')
+		b = append(append(b, r.URL.RequestURI()...), " → "...)
+		if note.function == "" {
+			b = append(b, '-')
+		} else {
+			b = append(append(append(b, note.function...), ':'), note.version...)
 		}
-		l.printf("%s %s %s → %s %d in %s\n", start.Format("15:04:05"), r.Method, r.URL.RequestURI(), served, rec.status, roundDuration(time.Since(start)))
+		b = append(strconv.AppendInt(append(b, ' '), int64(rec.status), 10), " in "...)
+		b = append(append(b, took.String()...), '\n')
+		l.out.Write(b)
+		*bp = b
+		lineBuffers.Put(bp)
 	})
 }
 
 func (l *requestLog) printf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	io.WriteString(l.out, line)
+	io.WriteString(l.out, fmt.Sprintf(format, args...))
 }
 
 func roundDuration(d time.Duration) time.Duration {

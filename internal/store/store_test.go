@@ -84,3 +84,23 @@ func TestVersionsAreImmutable(t *testing.T) {
 		t.Fatal("version 1 was written twice")
 	}
 }
+
+func TestDeleteAlarmState(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range []string{"A", "B"} {
+		if err := db.PutAlarmState(AlarmStateRecord{Name: name, State: "ALARM", Reason: "r", Updated: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteAlarmState("A"); err != nil {
+		t.Fatal(err)
+	}
+	states, err := db.AlarmStates()
+	if err != nil || len(states) != 1 || states[0].Name != "B" {
+		t.Fatalf("states after deleting A: %+v, %v", states, err)
+	}
+}
