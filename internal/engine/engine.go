@@ -318,7 +318,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	var gatewayHandler http.Handler = e.gateway
 	if e.requestLog != nil {
 		gatewayHandler = e.requestLog.handler(e.gateway)
-		e.requestLog.follow(e.logs, e.clock.Now(), svc)
+		e.requestLog.follow(e.logs, e.clock.Now(), e.Service)
 		cleanup = append(cleanup, e.requestLog.stop)
 	}
 	e.gatewaySrv = newServer(gatewayHandler, gatewayTimeout, gatewayTimeout)
