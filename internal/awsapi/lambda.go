@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +98,13 @@ func (l *Lambda) route() {
 // before calling h.
 func (l *Lambda) named(h func(w http.ResponseWriter, r *http.Request, name, qualifier string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, qualifier, err := l.parseName(r.PathValue("function"))
+		raw := r.PathValue("function")
+		if msg := validateFunctionName(raw); msg != "" {
+			lambdaError(w, http.StatusBadRequest, "ValidationException",
+				"1 validation error detected: Value '"+raw+"' at 'functionName' failed to satisfy constraint: "+msg)
+			return
+		}
+		name, qualifier, err := l.parseName(raw)
 		if err != nil {
 			lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", err.Error())
 			return
@@ -112,6 +119,32 @@ func (l *Lambda) named(h func(w http.ResponseWriter, r *http.Request, name, qual
 		}
 		h(w, r, name, qualifier)
 	}
+}
+
+// Lambda's constraints on a function name (the Invoke API reference): the
+// whole name or ARN, qualifier included, is 1 to 170 characters and
+// matches functionNamePattern; the function's own name is at most 64.
+const (
+	maxFunctionRef  = 170
+	maxFunctionName = 64
+)
+
+var functionNamePattern = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+
+// validateFunctionName says which constraint s breaks, as Lambda words it,
+// or "".
+func validateFunctionName(s string) string {
+	if len(s) > maxFunctionRef {
+		return "Member must have length less than or equal to " + strconv.Itoa(maxFunctionRef)
+	}
+	m := functionNamePattern.FindStringSubmatch(s)
+	if m == nil {
+		return "Member must satisfy regular expression pattern: " + strings.Replace(strings.Trim(functionNamePattern.String(), "^$"), "?P<name>", "", 1)
+	}
+	if len(m[functionNamePattern.SubexpIndex("name")]) > maxFunctionName {
+		return "Member must have length less than or equal to " + strconv.Itoa(maxFunctionName)
+	}
+	return ""
 }
 
 // parseName reads a function name as Lambda accepts it: name, name:qualifier,
@@ -186,9 +219,14 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	}
 	req := invoke.Request{Payload: payload}
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		if len(cc) > maxClientContext {
+			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException",
+				fmt.Sprintf("Client context must be at most %d bytes once base64-encoded; this one is %d", maxClientContext, len(cc)))
+			return
+		}
 		raw, err := base64.StdEncoding.DecodeString(cc)
 		if err != nil || !json.Valid(raw) {
-			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "X-Amz-Client-Context must be base64-encoded JSON")
+			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
 			return
 		}
 		req.ClientContext = string(raw)
@@ -255,6 +293,10 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.Payload)
 }
+
+// maxClientContext is Lambda's limit on X-Amz-Client-Context: "up to
+// 3,583 bytes of base64-encoded data" (Invoke's API reference).
+const maxClientContext = 3583
 
 // tailBytes is how much of the log an X-Amz-Log-Result carries.
 const tailBytes = 4096
