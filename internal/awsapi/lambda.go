@@ -64,6 +64,16 @@ const (
 	lambdaFunction  = lambdaFunctions + "/{function}"
 )
 
+// Lambda's input limits: a function name (or ARN, with its qualifier) of
+// at most 170 characters whose name part is 1-64 letters, digits, '-' or
+// '_', and a client context of at most 3,583 bytes of base64.
+const (
+	maxFunctionNameLength = 170
+	maxClientContext      = 3583
+)
+
+var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 // ServeHTTP routes Lambda's REST API; the routes are built on first use.
 func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.once.Do(l.route)
@@ -99,12 +109,17 @@ func (l *Lambda) route() {
 func (l *Lambda) named(h func(w http.ResponseWriter, r *http.Request, name, qualifier string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		raw := r.PathValue("function")
-		if msg := validateFunctionName(raw); msg != "" {
-			lambdaError(w, http.StatusBadRequest, "ValidationException",
-				"1 validation error detected: Value '"+raw+"' at 'functionName' failed to satisfy constraint: "+msg)
+		if len(raw) > maxFunctionNameLength {
+			lambdaError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf(
+				"1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to %d", raw, maxFunctionNameLength))
 			return
 		}
 		name, qualifier, err := l.parseName(raw)
+		if err == nil && !functionNameRE.MatchString(name) {
+			lambdaError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf(
+				"1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: a name of 1 to 64 letters, digits, '-' or '_'", raw))
+			return
+		}
 		if err != nil {
 			lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", err.Error())
 			return
@@ -119,32 +134,6 @@ func (l *Lambda) named(h func(w http.ResponseWriter, r *http.Request, name, qual
 		}
 		h(w, r, name, qualifier)
 	}
-}
-
-// Lambda's constraints on a function name (the Invoke API reference): the
-// whole name or ARN, qualifier included, is 1 to 170 characters and
-// matches functionNamePattern; the function's own name is at most 64.
-const (
-	maxFunctionRef  = 170
-	maxFunctionName = 64
-)
-
-var functionNamePattern = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
-
-// validateFunctionName says which constraint s breaks, as Lambda words it,
-// or "".
-func validateFunctionName(s string) string {
-	if len(s) > maxFunctionRef {
-		return "Member must have length less than or equal to " + strconv.Itoa(maxFunctionRef)
-	}
-	m := functionNamePattern.FindStringSubmatch(s)
-	if m == nil {
-		return "Member must satisfy regular expression pattern: " + strings.Replace(strings.Trim(functionNamePattern.String(), "^$"), "?P<name>", "", 1)
-	}
-	if len(m[functionNamePattern.SubexpIndex("name")]) > maxFunctionName {
-		return "Member must have length less than or equal to " + strconv.Itoa(maxFunctionName)
-	}
-	return ""
 }
 
 // parseName reads a function name as Lambda accepts it: name, name:qualifier,
@@ -221,7 +210,7 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		if len(cc) > maxClientContext {
 			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException",
-				fmt.Sprintf("Client context must be at most %d bytes once base64-encoded; this one is %d", maxClientContext, len(cc)))
+				fmt.Sprintf("Client context must be a valid Base64-encoded JSON object of at most %d bytes; got %d bytes", maxClientContext, len(cc)))
 			return
 		}
 		raw, err := base64.StdEncoding.DecodeString(cc)
@@ -293,10 +282,6 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.Payload)
 }
-
-// maxClientContext is Lambda's limit on X-Amz-Client-Context: "up to
-// 3,583 bytes of base64-encoded data" (Invoke's API reference).
-const maxClientContext = 3583
 
 // tailBytes is how much of the log an X-Amz-Log-Result carries.
 const tailBytes = 4096
