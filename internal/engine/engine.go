@@ -6,6 +6,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,6 +122,7 @@ type Engine struct {
 	gatewaySrv, apiSrv *http.Server
 	gatewayURL, apiURL string
 	token              string // the control API's
+	marker             string // markerName=… in every function process's environment
 	served             sync.WaitGroup
 
 	stack stackClock // the stack the AWS-compatible CloudFormation API models
@@ -169,6 +172,10 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	if err := checkNotRunning(e.stateDir); err != nil {
 		return nil, err
+	}
+	e.marker = processMarker(e.stateDir)
+	if n := runtime.KillMarked(e.marker); n > 0 {
+		fmt.Fprintf(opts.Out, "Stopped %d function processes that a previous engine on this state left running (it was killed?)\n", n)
 	}
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
@@ -228,6 +235,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		accessKey = *opts.APIAccessKey
 	}
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
+	iopts.Environment[markerName] = e.marker[len(markerName)+1:]
 	// Stack traces name the service's files, not the version's snapshot.
 	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
 	// Lambda's Node.js runtimes include the AWS SDK v3; so does the cache.
@@ -301,7 +309,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	var gatewayHandler http.Handler = e.gateway
 	if e.requestLog != nil {
 		gatewayHandler = e.requestLog.handler(e.gateway)
-		e.requestLog.follow(e.logs, e.clock.Now(), svc)
+		e.requestLog.follow(e.logs, e.clock.Now(), e.Service)
 		cleanup = append(cleanup, e.requestLog.stop)
 	}
 	e.gatewaySrv = newServer(gatewayHandler, gatewayTimeout, gatewayTimeout)
@@ -369,6 +377,16 @@ func listen(host string, port, def int, what string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s for the %s: %w (is another sluice serve or server using it? choose another port)", addr, what, err)
 	}
 	return ln, nil
+}
+
+// markerName is the variable that marks the processes of the engine on
+// one state directory, so that whatever a function leaves behind can be
+// found and stopped (runtime.KillMarked).
+const markerName = "SLUICE_ENGINE_ID"
+
+func processMarker(stateDir string) string {
+	h := sha256.Sum256([]byte(stateDir))
+	return markerName + "=" + hex.EncodeToString(h[:8])
 }
 
 // localURL is how this machine reaches a listener: a wildcard address
@@ -482,6 +500,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if err := e.invoker.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	runtime.KillMarked(e.marker) // what the functions started outside their process groups
 	e.alarms.Close()
 	e.requestLog.stop()
 	errs = append(errs, e.logs.Close(), e.db.Close())

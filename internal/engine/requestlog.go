@@ -121,28 +121,52 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// follow prints the functions' output from now on: every line a function
-// writes, prefixed with function:version; Lambda's own START, END and
-// REPORT lines are left to `sluice logs`.
-func (l *requestLog) follow(store *logs.Store, since time.Time, svc *config.Service) {
+// follow prints the functions' output from since on: every line a
+// function writes, prefixed with function:version; Lambda's own START, END
+// and REPORT lines are left to `sluice logs`. service is the service being
+// served; functions a reload adds are followed within a second.
+func (l *requestLog) follow(store *logs.Store, since time.Time, service func() *config.Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
-	for _, f := range svc.Functions {
-		if f.Image != "" {
-			continue
+	followed := map[string]bool{}
+	followNew := func() {
+		svc := service()
+		if svc == nil {
+			return // not serving yet; the next tick looks again
 		}
-		l.done.Add(1)
-		go func() {
-			defer l.done.Done()
-			store.Follow(ctx, logs.GroupName(f.Name), logs.Filter{Since: since}, func(ev logs.Event) {
-				if platformLine(ev.Message) {
-					return
-				}
-				version, _ := logs.StreamVersion(ev.Stream)
-				l.printf("  %s:%s │ %s\n", f.Key, version, strings.ReplaceAll(strings.TrimRight(ev.Message, "\n"), "\r", "\n    "))
-			})
-		}()
+		for _, f := range svc.Functions {
+			if f.Image != "" || followed[f.Name] {
+				continue
+			}
+			followed[f.Name] = true
+			l.done.Add(1)
+			go func() {
+				defer l.done.Done()
+				store.Follow(ctx, logs.GroupName(f.Name), logs.Filter{Since: since}, func(ev logs.Event) {
+					if platformLine(ev.Message) {
+						return
+					}
+					version, _ := logs.StreamVersion(ev.Stream)
+					l.printf("  %s:%s │ %s\n", f.Key, version, strings.ReplaceAll(strings.TrimRight(ev.Message, "\n"), "\r", "\n    "))
+				})
+			}()
+		}
 	}
+	followNew()
+	l.done.Add(1)
+	go func() {
+		defer l.done.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				followNew()
+			}
+		}
+	}()
 }
 
 func (l *requestLog) stop() {

@@ -61,12 +61,13 @@ func (e *env) invoke(inv *Invocation, res *Result) (dispatched, reusable bool) {
 		b = append(b, '\n')
 	case ErrorTypeExit:
 		status = "error"
+		et := e.exitErrorType()
 		msg := "RequestId: " + c.id + " Error: " + e.exitMessage()
-		res.FunctionError, res.ErrorType = FunctionErrorUnhandled, ErrorTypeExit
-		res.Payload = errorJSON(ErrorTypeExit, msg)
+		res.FunctionError, res.ErrorType = FunctionErrorUnhandled, et
+		res.Payload = errorJSON(et, msg)
 		b = append(b, msg...)
 		b = append(b, '\n')
-		b = append(b, ErrorTypeExit...)
+		b = append(b, et...)
 		b = append(b, '\n')
 	}
 	b = appendEnd(b, c.id)

@@ -131,3 +131,9 @@ exports.act = async (event, context) => {
       throw new Error(`unknown action ${event.action}`);
   }
 };
+
+// Allocates until the heap limit (memorySize) ends the process.
+exports.hog = async () => {
+  const keep = [];
+  for (;;) keep.push(new Array(1 << 20).fill(keep.length));
+};
