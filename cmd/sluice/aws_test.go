@@ -29,7 +29,7 @@ func TestAWSFlags(t *testing.T) {
 	yml := filepath.Join(dir, "serverless.yml")
 	b, _ := os.ReadFile(yml)
 	os.WriteFile(yml, []byte(strings.Replace(string(b), "type: Linear10PercentEvery1Minute", "type: Linear10PercentEvery10Minutes", 1)), 0o644)
-	e, err := engine.Start(engine.Options{Config: yml, Port: -1, APIPort: -1, TimeScale: 600,
+	e, err := engine.Start(engine.Options{Config: yml, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
