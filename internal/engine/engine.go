@@ -450,6 +450,22 @@ func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cloudFormation.ServeHTTP(w, r)
 		return
 	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json-") {
+		// A JSON 1.x call that names no operation: AWS's answer, not a 404 page.
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException",
+			"message": "the request has no X-Amz-Target header naming the operation (e.g. CodeDeploy_20141006.GetDeployment)"})
+		return
+	}
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": "sluice serves no API at " + r.Method + " " + r.URL.Path})
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
