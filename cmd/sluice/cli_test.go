@@ -49,7 +49,7 @@ func orders(t *testing.T) string {
 func serveOrders(t *testing.T) (cfg string) {
 	t.Helper()
 	cfg = orders(t)
-	e, err := engine.Start(engine.Options{Config: cfg, Port: -1, APIPort: -1, TimeScale: 600, Out: io.Discard,
+	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600, Out: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
