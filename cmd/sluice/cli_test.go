@@ -55,7 +55,7 @@ func serveOrders(t *testing.T) (cfg string) {
 func serveOrdersAt(t *testing.T, scale float64) (cfg string) {
 	t.Helper()
 	cfg = orders(t)
-	e, err := engine.Start(engine.Options{Config: cfg, Port: -1, APIPort: -1, TimeScale: scale, Out: io.Discard,
+	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: scale, Out: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

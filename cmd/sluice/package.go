@@ -99,6 +99,10 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 	}()
 	statePath := filepath.Join(filepath.Dir(template), serviceState)
 	state, opts, svc, diags, err := o.load(template, statePath)
+	var vdiags config.Diagnostics
+	if err == nil {
+		vdiags = validate.Service(svc) // while the template is still being read
+	}
 	<-read
 	if tplErr != nil {
 		return tplErr
@@ -111,7 +115,9 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 					o.stage, template, stage, stage, o.stage)
 			}
 			opts.Stage = stage
-			svc, diags, err = config.Load(o.config, opts)
+			if svc, diags, err = config.Load(o.config, opts); err == nil {
+				vdiags = validate.Service(svc)
+			}
 		}
 	}
 	if svc == nil && diags == nil && err != nil {
@@ -123,7 +129,6 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", o.config, err)
 	}
-	vdiags := validate.Service(svc)
 	if err := vdiags.Err(); err != nil {
 		printWarnings(stderr, vdiags, nil)
 		return fmt.Errorf("%s is not valid:\n%w", o.config, err)

@@ -74,6 +74,13 @@ func deployError(err error) error {
 	return err
 }
 
+// maxBatch is the most IDs a CodeDeploy batch call takes.
+const maxBatch = 25
+
+// deploymentStatuses are CodeDeploy's deployment statuses.
+var deploymentStatuses = []string{"Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready"}
+
+// required answers a missing field with CodeDeploy's <Field>RequiredException.
 func required(name, value string) error {
 	if value == "" {
 		return errorf(http.StatusBadRequest, strings.ToUpper(name[:1])+name[1:]+"RequiredException", name+" is required")
@@ -216,6 +223,12 @@ func (c *CodeDeploy) batchGetDeployments(r *http.Request) (any, error) {
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
+	switch {
+	case len(in.DeploymentIDs) == 0:
+		return nil, errorf(http.StatusBadRequest, "DeploymentIdRequiredException", "deploymentIds is required: give 1 to 25 deployment IDs")
+	case len(in.DeploymentIDs) > maxBatch:
+		return nil, errorf(http.StatusBadRequest, "BatchLimitExceededException", fmt.Sprintf("%d deployment IDs: at most %d per call", len(in.DeploymentIDs), maxBatch))
+	}
 	infos := []deploymentInfo{}
 	for _, id := range in.DeploymentIDs {
 		if d, err := c.Engine.Get(id); err == nil {
@@ -238,6 +251,12 @@ func (c *CodeDeploy) listDeployments(r *http.Request) (any, error) {
 	}
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
+	}
+	for _, st := range in.IncludeOnlyStatuses {
+		if !slices.Contains(deploymentStatuses, st) {
+			return nil, errorf(http.StatusBadRequest, "InvalidDeploymentStatusException",
+				fmt.Sprintf("%q is not a deployment status: use %s", st, strings.Join(deploymentStatuses, ", ")))
+		}
 	}
 	if in.DeploymentGroupName != "" && c.Engine.Group(in.DeploymentGroupName) == nil {
 		return nil, errorf(http.StatusBadRequest, "DeploymentGroupDoesNotExistException", "no deployment group "+in.DeploymentGroupName)
@@ -491,6 +510,12 @@ func (c *CodeDeploy) getDeploymentGroup(r *http.Request) (any, error) {
 		DeploymentGroupName string `json:"deploymentGroupName"`
 	}
 	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if err := required("applicationName", in.ApplicationName); err != nil {
+		return nil, err
+	}
+	if err := required("deploymentGroupName", in.DeploymentGroupName); err != nil {
 		return nil, err
 	}
 	g := c.Engine.Group(in.DeploymentGroupName)

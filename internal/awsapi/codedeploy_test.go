@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +65,7 @@ type fixture struct {
 	reg    *registry.Registry
 	clock  *clock.Fake
 	group  *deploy.Group
+	url    string // the server, for requests the SDK would refuse to send
 }
 
 func newFixture(t *testing.T, typ string) *fixture {
@@ -87,6 +91,7 @@ func newFixture(t *testing.T, typ string) *fixture {
 	t.Cleanup(f.engine.Close)
 	srv := httptest.NewServer(&CodeDeploy{Engine: f.engine})
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	f.client = codedeploy.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", "")})
 	f.hooks.client = f.client
@@ -204,6 +209,38 @@ func TestCodeDeployErrorsAreAWSErrors(t *testing.T) {
 	var badRev *types.InvalidRevisionException
 	if !errors.As(err, &badRev) {
 		t.Errorf("AppSpec whose CurrentVersion is not the alias's: err = %v", err)
+	}
+
+	// The audit's inputs, sent raw (the SDK checks required fields itself):
+	// each answered with the exception CodeDeploy names.
+	ids := make([]string, 26)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("d-NOSUCH%03d", i)
+	}
+	many, _ := json.Marshal(map[string]any{"deploymentIds": ids})
+	for _, c := range []struct{ op, body, want string }{
+		{"BatchGetDeployments", `{}`, "DeploymentIdRequiredException"},
+		{"BatchGetDeployments", string(many), "BatchLimitExceededException"},
+		{"ListDeployments", `{"includeOnlyStatuses":["Finished"]}`, "InvalidDeploymentStatusException"},
+		{"GetDeploymentGroup", `{"deploymentGroupName":"` + f.group.Name + `"}`, "ApplicationNameRequiredException"},
+		{"GetDeploymentGroup", `{"applicationName":"` + f.group.Application + `"}`, "DeploymentGroupNameRequiredException"},
+		{"GetDeployment", `{}`, "DeploymentIdRequiredException"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, f.url, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", CodeDeployTargetPrefix+c.op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct {
+			Type string `json:"__type"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || e.Type != c.want {
+			t.Errorf("%s %s: %d %s, want 400 %s", c.op, c.body[:min(len(c.body), 60)], resp.StatusCode, e.Type, c.want)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/invoke"
@@ -162,6 +163,20 @@ func TestLambdaErrorsAreAWSErrors(t *testing.T) {
 	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), Payload: []byte(`{not json`)}); !errors.As(err, &badContent) {
 		t.Errorf("invalid JSON: %v, want InvalidRequestContentException", err)
 	}
+	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":"` + strings.Repeat("x", 2700) + `"}`))
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), ClientContext: aws.String(cc)}); !errors.As(err, &badContent) {
+		t.Errorf("a %d-byte client context: %v, want InvalidRequestContentException", len(cc), err)
+	}
+	var apiErr smithy.APIError
+	for _, name := range []string{strings.Repeat("f", 65), strings.Repeat("f", 171), "bad/name"} {
+		if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name)}); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+			t.Errorf("function name %.20s… (%d): %v, want ValidationException", name, len(name), err)
+		}
+	}
+	// Lambda's errors carry Message, which the SDKs read.
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("nope")}); !errors.As(err, &notFound) || !strings.Contains(aws.ToString(notFound.Message), "nope") {
+		t.Errorf("the not-found message: %v", err)
+	}
 }
 
 func TestLambdaReadOnlyCalls(t *testing.T) {
@@ -211,6 +226,7 @@ func TestLambdaUnknownOperations(t *testing.T) {
 		{"POST", "/2015-03-31/functions"},
 		{"GET", "/2015-03-31/functions/app/policy"},
 		{"GET", "/2018-10-31/layers"},
+		{"GET", "/2015-03-31/functions/app/aliases/"}, // GetAlias of no alias, not ListAliases
 	} {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
 		res, err := http.DefaultClient.Do(req)
