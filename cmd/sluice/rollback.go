@@ -19,6 +19,7 @@ type rollbackOptions struct {
 	*globalOptions
 	output outputFormat
 	to     int
+	aws    awsOptions
 }
 
 func newRollbackCmd(g *globalOptions) *cobra.Command {
@@ -35,11 +36,15 @@ back to a given version instead of the one served before.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: g.completeFunctions,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.aws.enabled {
+				return runRollbackAWS(cmd.Context(), o.globalOptions, &o.aws, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
+			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), args[0])
 		},
 	}
 	addOutputFlag(cmd, &o.output)
 	cmd.Flags().IntVar(&o.to, "to", 0, "the version to go back to (default: the version the alias served before)")
+	o.aws.bind(cmd)
 	return cmd
 }
 

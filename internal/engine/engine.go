@@ -265,7 +265,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.invoker.Close(ctx)
 	})
 	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
-		BinaryMediaTypes: svc.Provider.BinaryMediaTypes, HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
+		Clock: e.clock, Logger: e.log})
 
 	plan, err := e.plan(svc)
 	if err != nil {
