@@ -49,7 +49,7 @@ func orders(t *testing.T) string {
 func serveOrders(t *testing.T) (cfg string) {
 	t.Helper()
 	cfg = orders(t)
-	e, err := engine.Start(engine.Options{Config: cfg, Port: -1, APIPort: -1, TimeScale: 600, Out: io.Discard,
+	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600, Out: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +154,23 @@ func TestValidateOutputs(t *testing.T) {
 	var v validation
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || !v.Valid || v.Functions != 2 || v.Gradual != 1 {
 		t.Fatalf("validate -o json: %v %+v", err, v)
+	}
+	// An invalid service: every finding, where it is written, and exit 1.
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), "type: Linear10PercentEvery1Minute", "type: Linear10PercentEvery1Minit", 1)), 0o644)
+	for _, format := range []string{"json", "yaml"} {
+		r = cliT(t, "validate", "-c", cfg, "-o", format)
+		var bad validation
+		if err := yaml.Unmarshal([]byte(r.stdout), &bad); err != nil || r.code != 1 || bad.Valid || len(bad.Findings) == 0 {
+			t.Fatalf("validate -o %s of an invalid service: %d %v\n%s%s", format, r.code, err, r.stdout, r.stderr)
+		}
+		f := bad.Findings[0]
+		if f.Severity != "error" || f.Line != 42 || f.Column != 7 || f.Key != "functions.api.deploymentSettings.type" || !strings.Contains(f.Message, `"Linear10PercentEvery1Minit"`) {
+			t.Errorf("-o %s: first finding %+v", format, f)
+		}
+		if !strings.Contains(r.stderr, "is not valid: 1 error (listed on standard output)") {
+			t.Errorf("-o %s: stderr %s", format, r.stderr)
+		}
 	}
 	if r := cliT(t, "validate", "-c", filepath.Join(t.TempDir(), "serverless.yml")); r.code != 1 {
 		t.Errorf("validate of a missing file: exit %d", r.code)

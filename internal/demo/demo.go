@@ -82,7 +82,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	fmt.Fprintf(out, "sluice demo: the orders API (examples/orders) with time running %g× faster — a minute of deployment schedule takes %s\n", opts.TimeScale, roundWall(time.Duration(float64(time.Minute)/opts.TimeScale)))
-	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1,
+	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr,
 		TimeScale: opts.TimeScale, Out: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, fmt.Errorf("serve the example: %w", err)

@@ -37,7 +37,7 @@ func (s *syncBuffer) String() string {
 func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
 	dir := shopDir(t)
 	var out syncBuffer
-	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, Out: logWriter{t}, RequestLog: &out,
+	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Addr: AnyLoopbackAddr, APIAddr: AnyLoopbackAddr, Out: logWriter{t}, RequestLog: &out,
 		Logger: slog.New(slog.NewTextHandler(logWriter{t}, nil)), Invoke: invoke.Options{StopGrace: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
