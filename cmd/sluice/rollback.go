@@ -18,6 +18,7 @@ import (
 type rollbackOptions struct {
 	*globalOptions
 	output outputFormat
+	aws    awsOptions
 }
 
 func newRollbackCmd(g *globalOptions) *cobra.Command {
@@ -33,10 +34,14 @@ named by its key in serverless.yml (api) or its deployed name (orders-dev-api).`
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: g.completeFunctions,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.aws.enabled {
+				return runRollbackAWS(cmd.Context(), o.globalOptions, &o.aws, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
+			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), args[0])
 		},
 	}
 	addOutputFlag(cmd, &o.output)
+	o.aws.bind(cmd)
 	return cmd
 }
 

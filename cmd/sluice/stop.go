@@ -16,6 +16,7 @@ type stopOptions struct {
 	*globalOptions
 	noRollback bool
 	output     outputFormat
+	aws        awsOptions
 }
 
 func newStopCmd(g *globalOptions) *cobra.Command {
@@ -30,11 +31,15 @@ only ways to end a CodeDeploy deployment early.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: g.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.aws.enabled {
+				return runStopAWS(cmd.Context(), o.globalOptions, &o.aws, o.noRollback, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
+			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&o.noRollback, "no-rollback", false, "leave traffic where the deployment left it")
 	addOutputFlag(cmd, &o.output)
+	o.aws.bind(cmd)
 	return cmd
 }
 
