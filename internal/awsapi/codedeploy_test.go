@@ -195,10 +195,68 @@ func TestCodeDeployErrorsAreAWSErrors(t *testing.T) {
 	if !errors.As(err, &notFound) {
 		t.Errorf("hook report for an unknown deployment: err = %v", err)
 	}
-	_, err = f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String("x"), DeploymentGroupName: aws.String("nope")})
+	_, err = f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String(f.group.Application), DeploymentGroupName: aws.String("nope")})
 	var noGroup *types.DeploymentGroupDoesNotExistException
 	if !errors.As(err, &noGroup) {
 		t.Errorf("ListDeployments of an unknown group: err = %v", err)
+	}
+
+	// What the SDK sends (the model leaves these optional) and CodeDeploy
+	// refuses, each with its exception.
+	var (
+		appRequired   *types.ApplicationNameRequiredException
+		groupRequired *types.DeploymentGroupNameRequiredException
+		noApp         *types.ApplicationDoesNotExistException
+		badStatus     *types.InvalidDeploymentStatusException
+		badRange      *types.InvalidTimeRangeException
+		tooMany       *types.BatchLimitExceededException
+	)
+	batch := make([]string, 26)
+	for i := range batch {
+		batch[i] = fmt.Sprintf("d-NOSUCH%03d", i)
+	}
+	for _, c := range []struct {
+		what string
+		call func() error
+		want any
+	}{
+		{"ListDeployments with only a group", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &appRequired},
+		{"ListDeployments with only an application", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String(f.group.Application)})
+			return err
+		}, &groupRequired},
+		{"ListDeployments of an unknown application", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String("nope"), DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &noApp},
+		{"ListDeployments of an unknown status", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{IncludeOnlyStatuses: []types.DeploymentStatus{"Finished"}})
+			return err
+		}, &badStatus},
+		{"ListDeployments of a range that ends before it starts", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{CreateTimeRange: &types.TimeRange{
+				Start: aws.Time(time.Unix(2000, 0)), End: aws.Time(time.Unix(1000, 0))}})
+			return err
+		}, &badRange},
+		{"BatchGetDeployments of 26 IDs", func() error {
+			_, err := f.client.BatchGetDeployments(ctx, &codedeploy.BatchGetDeploymentsInput{DeploymentIds: batch})
+			return err
+		}, &tooMany},
+		{"CreateDeployment in an unknown application", func() error {
+			_, err := f.client.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{ApplicationName: aws.String("nope"), DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &noApp},
+		{"GetDeploymentGroup in an unknown application", func() error {
+			_, err := f.client.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{ApplicationName: aws.String("nope"), DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &noApp},
+	} {
+		if err := c.call(); err == nil || !errors.As(err, c.want) {
+			t.Errorf("%s: %v, want %T", c.what, err, c.want)
+		}
 	}
 	_, err = f.client.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{
 		ApplicationName: aws.String(f.group.Application), DeploymentGroupName: aws.String(f.group.Name),
@@ -225,6 +283,7 @@ func TestCodeDeployErrorsAreAWSErrors(t *testing.T) {
 		{"GetDeploymentGroup", `{"deploymentGroupName":"` + f.group.Name + `"}`, "ApplicationNameRequiredException"},
 		{"GetDeploymentGroup", `{"applicationName":"` + f.group.Application + `"}`, "DeploymentGroupNameRequiredException"},
 		{"GetDeployment", `{}`, "DeploymentIdRequiredException"},
+		{"GetDeploymentTarget", `{"deploymentId":"d-NOSUCH123"}`, "DeploymentTargetIdRequiredException"},
 	} {
 		req, _ := http.NewRequest(http.MethodPost, f.url, strings.NewReader(c.body))
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")

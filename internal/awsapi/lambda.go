@@ -215,7 +215,7 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 		}
 		raw, err := base64.StdEncoding.DecodeString(cc)
 		if err != nil || !json.Valid(raw) {
-			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "X-Amz-Client-Context must be base64-encoded JSON")
+			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
 			return
 		}
 		req.ClientContext = string(raw)
