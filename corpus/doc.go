@@ -5,5 +5,7 @@
 // without and with those plugins (goldens made by regen.sh). The tests
 // compare sluice's output with its goldens and with the plugins' output;
 // every difference is a deviation named in the case's deviations.txt and
-// explained in DEVIATIONS.md.
+// explained in DEVIATIONS.md. Two cases are also packaged live, to check
+// that the framework goldens are current and that the serverless-sluice
+// plugin produces sluice's golden on real services.
 package corpus

@@ -58,7 +58,7 @@ func givenService(t *testing.T, yml string, opts engine.Options) *service {
 func serve(t *testing.T, dir string, opts engine.Options) *service {
 	t.Helper()
 	opts.Config = filepath.Join(dir, "serverless.yml")
-	opts.Port, opts.APIPort = -1, -1
+	opts.Addr, opts.APIAddr = engine.AnyLoopbackAddr, engine.AnyLoopbackAddr
 	if opts.TimeScale == 0 {
 		opts.TimeScale = timeScale
 	}

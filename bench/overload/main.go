@@ -61,7 +61,7 @@ func run(rate, overRate int, overFor, after time.Duration, maxEnvs int, scale fl
 	if err := copyOrders(dir); err != nil {
 		return err
 	}
-	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, TimeScale: scale,
+	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: scale,
 		Out: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Invoke: invoke.Options{MaxEnvironments: maxEnvs}})
 	if err != nil {

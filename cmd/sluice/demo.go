@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/demo"
-	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 type demoOptions struct {
@@ -38,11 +37,11 @@ own, and prints what happened. It exits 0 only when all of that did.`,
 }
 
 func (o *demoOptions) run(ctx context.Context, cmd *cobra.Command) error {
-	mode, err := progress.ModeFor("", cmd.OutOrStdout())
+	disp, err := o.display(outputText, cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
-	o.demo.Out, o.demo.Mode = cmd.OutOrStdout(), mode
+	o.demo.Out, o.demo.Mode, o.demo.Display = cmd.OutOrStdout(), disp.Mode, disp
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	_, err = demo.Run(ctx, o.demo)

@@ -26,7 +26,7 @@ import (
 func TestFollowCommand(t *testing.T) {
 	dir := t.TempDir()
 	copyTree(t, "../../examples/orders", dir)
-	e, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, TimeScale: 600,
+	e, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 type historyOptions struct {
 	*globalOptions
 	output outputFormat
+	aws    awsOptions
 }
 
 func newHistoryCmd(g *globalOptions) *cobra.Command {
@@ -29,10 +30,14 @@ when the engine ran faster (sluice serve --time-scale); the SCALE column says so
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: g.completeFunctions,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.aws.enabled {
+				return runHistoryAWS(cmd.Context(), o.globalOptions, &o.aws, o.output, cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
+			}
 			return o.run(cmd.OutOrStdout(), args)
 		},
 	}
 	addOutputFlag(cmd, &o.output)
+	o.aws.bind(cmd)
 	return cmd
 }
 
@@ -103,8 +108,14 @@ func roundTook(d time.Duration) string {
 
 func detail(d deploy.Deployment) string {
 	s := ""
+	if d.IgnoreAlarms {
+		s = "alarms ignored (--ignore-alarms)"
+	}
 	if d.ErrorInformation != nil {
-		s = string(d.ErrorInformation.Code) + ": " + d.ErrorInformation.Message
+		if s != "" {
+			s += "; "
+		}
+		s += string(d.ErrorInformation.Code) + ": " + d.ErrorInformation.Message
 	}
 	if d.RollbackInfo != nil && d.RollbackInfo.RollbackMessage != "" {
 		if s != "" {

@@ -42,6 +42,7 @@ func (f outputFormat) print(w io.Writer, v any, text func(io.Writer) error) erro
 	switch f {
 	case outputJSON:
 		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // messages quote <placeholders>
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	case outputYAML:

@@ -84,104 +84,26 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 			out = template
 		}
 	}
-	// Reading the template and loading the service do not depend on each
-	// other: on a machine with two cores they overlap.
-	var (
-		tpl    awscfn.Template
-		order  *cfnjson.Order
-		size   int
-		tplErr error
-		read   = make(chan struct{})
-	)
-	go func() {
-		defer close(read)
-		tpl, order, size, tplErr = readTemplate(template)
-	}()
-	statePath := filepath.Join(filepath.Dir(template), serviceState)
-	state, opts, svc, diags, err := o.load(template, statePath)
-	<-read
-	if tplErr != nil {
-		return tplErr
-	}
-	if svc != nil && state == nil {
-		// No state file: the function names tell the stage.
-		if stage, ok := compiledStage(tpl, svc); ok && stage != svc.Stage {
-			if o.stage != "" {
-				return fmt.Errorf("--stage %s, but %s was compiled for stage %s (its function names say so): pass --stage %s, or run `serverless package --stage %s` first",
-					o.stage, template, stage, stage, o.stage)
-			}
-			opts.Stage = stage
-			svc, diags, err = config.Load(o.config, opts)
-		}
-	}
-	if svc == nil && diags == nil && err != nil {
-		return err // the state file, or a flag that contradicts it
-	}
-	for _, d := range diags.Warnings() {
-		fmt.Fprintln(stderr, d.Error())
-	}
+	in, err := o.read(template, stderr)
 	if err != nil {
-		return fmt.Errorf("%s is not valid:\n%w", o.config, err)
+		return err
 	}
-	vdiags := validate.Service(svc)
-	if err := vdiags.Err(); err != nil {
-		printWarnings(stderr, vdiags, nil)
-		return fmt.Errorf("%s is not valid:\n%w", o.config, err)
-	}
-
-	result, tdiags, err := awscfn.Transform(tpl, svc)
-	printWarnings(stderr, vdiags, tdiags)
+	result, tdiags, err := awscfn.Transform(in.tpl, in.svc)
+	printWarnings(stderr, in.validation, tdiags)
 	if err != nil {
 		return fmt.Errorf("cannot package %s:\n%w", o.config, err)
 	}
-
-	// The state file holds the template too: it is encoded beside it.
-	var (
-		outState     = filepath.Join(filepath.Dir(out), serviceState)
-		stateBody    []byte
-		stateErr     error
-		stateEncoded = make(chan struct{})
-	)
-	go func() {
-		defer close(stateEncoded)
-		if out == "" || filepath.Base(out) != compiledTemplate {
-			return
-		}
-		// Writing into a package directory (.serverless, or one given to
-		// `serverless package --package`): `serverless deploy --package`
-		// deploys the template in its state file, not the one above, so
-		// keep them the same.
-		st := state
-		if outState != statePath || filepath.Base(template) != compiledTemplate {
-			if st, stateErr = readState(outState); stateErr != nil {
-				return
-			}
-		}
-		if st != nil {
-			if stateBody, stateErr = st.WithTemplate(result, order); stateErr != nil {
-				stateErr = fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", outState, stateErr)
-			}
-		}
-	}()
-	body, err := cfnjson.AppendEncode(make([]byte, 0, 2*size), result, order)
-	<-stateEncoded
+	writes, err := in.encode(result, out)
 	if err != nil {
-		return fmt.Errorf("encode the template: %w", err)
+		return err
 	}
-	if stateErr != nil {
-		return stateErr
-	}
-	summary := summarize(tpl, result)
+	summary := summarize(in.tpl, result)
 	if out == "" {
-		if _, err := stdout.Write(append(body, '\n')); err != nil {
+		if _, err := stdout.Write(append(writes[0].body, '\n')); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "sluice package: %s\n", summary)
 		return nil
-	}
-	writes := []pendingWrite{{path: out, body: body}}
-	if stateBody != nil {
-		writes = append(writes, pendingWrite{path: outState, body: stateBody})
 	}
 	if err := writeAll(writes); err != nil {
 		return err
@@ -190,30 +112,137 @@ func (o *packageOptions) run(stdout, stderr io.Writer) error {
 	return nil
 }
 
-// load reads the framework's state beside the template, when there is
-// one, and loads the service at the stage and region it names. It returns
-// a nil service with nil diagnostics when the state or the flags are
-// wrong, before loading anything.
-func (o *packageOptions) load(template, statePath string) (*slsstate.State, config.Options, *config.Service, config.Diagnostics, error) {
-	opts := config.Options{Stage: o.stage, Region: o.region}
-	var state *slsstate.State
-	if filepath.Base(template) == compiledTemplate {
-		var err error
-		if state, err = readState(statePath); err != nil {
-			return nil, opts, nil, nil, err
+// packageInput is what `sluice package` reads: the template, the
+// framework's state beside it (if any), and the service at the template's
+// stage, validated.
+type packageInput struct {
+	template   string
+	tpl        awscfn.Template
+	order      *cfnjson.Order // the template's key order
+	size       int            // the template's length in bytes
+	statePath  string         // serverless-state.json beside the template
+	state      *slsstate.State
+	svc        *config.Service
+	validation config.Diagnostics
+}
+
+// read reads the template and loads the service. The two do not depend on
+// each other: on a machine with two cores they overlap. Warnings of the
+// loader go to stderr; a service that is not valid is an error.
+func (o *packageOptions) read(template string, stderr io.Writer) (*packageInput, error) {
+	in := &packageInput{template: template, statePath: filepath.Join(filepath.Dir(template), serviceState)}
+	var tplErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		in.tpl, in.order, in.size, tplErr = readTemplate(template)
+	}()
+	opts, diags, err := o.load(in)
+	<-read
+	if tplErr != nil {
+		return nil, tplErr
+	}
+	if in.svc != nil && in.state == nil {
+		// No state file: the function names tell the stage.
+		if stage, ok := compiledStage(in.tpl, in.svc); ok && stage != in.svc.Stage {
+			if o.stage != "" {
+				return nil, fmt.Errorf("--stage %s, but %s was compiled for stage %s (its function names say so): pass --stage %s, or run `serverless package --stage %s` first",
+					o.stage, template, stage, stage, o.stage)
+			}
+			opts.Stage = stage
+			if in.svc, diags, err = config.Load(o.config, opts); err == nil {
+				in.validation = validate.Service(in.svc)
+			}
 		}
 	}
-	if state != nil {
-		if err := samePlace("--stage", o.stage, state.Stage(), statePath); err != nil {
-			return nil, opts, nil, nil, err
+	if in.svc == nil && diags == nil && err != nil {
+		return nil, err // the state file, or a flag that contradicts it
+	}
+	for _, d := range diags.Warnings() {
+		fmt.Fprintln(stderr, d.Error())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not valid:\n%w", o.config, err)
+	}
+	if err := in.validation.Err(); err != nil {
+		printWarnings(stderr, in.validation, nil)
+		return nil, fmt.Errorf("%s is not valid:\n%w", o.config, err)
+	}
+	return in, nil
+}
+
+// load reads the framework's state beside the template, when there is
+// one, then loads and validates the service at the stage and region it
+// names. It returns nil diagnostics when the state or the flags are wrong,
+// before loading anything.
+func (o *packageOptions) load(in *packageInput) (config.Options, config.Diagnostics, error) {
+	opts := config.Options{Stage: o.stage, Region: o.region}
+	if filepath.Base(in.template) == compiledTemplate {
+		var err error
+		if in.state, err = readState(in.statePath); err != nil {
+			return opts, nil, err
 		}
-		if err := samePlace("--region", o.region, state.Region(), statePath); err != nil {
-			return nil, opts, nil, nil, err
+	}
+	if in.state != nil {
+		if err := samePlace("--stage", o.stage, in.state.Stage(), in.statePath); err != nil {
+			return opts, nil, err
 		}
-		opts.Stage, opts.Region = cmp.Or(opts.Stage, state.Stage()), cmp.Or(opts.Region, state.Region())
+		if err := samePlace("--region", o.region, in.state.Region(), in.statePath); err != nil {
+			return opts, nil, err
+		}
+		opts.Stage, opts.Region = cmp.Or(opts.Stage, in.state.Stage()), cmp.Or(opts.Region, in.state.Region())
 	}
 	svc, diags, err := config.Load(o.config, opts)
-	return state, opts, svc, diags, err
+	if err == nil {
+		in.svc, in.validation = svc, validate.Service(svc)
+	}
+	return opts, diags, err
+}
+
+// encode encodes the result in the template's key order: the file to
+// write to out, first, and the state file beside out, when there is one,
+// with the same template (encoded alongside).
+func (in *packageInput) encode(result awscfn.Template, out string) ([]pendingWrite, error) {
+	var (
+		outState  = filepath.Join(filepath.Dir(out), serviceState)
+		stateBody []byte
+		stateErr  error
+		encoded   = make(chan struct{})
+	)
+	go func() {
+		defer close(encoded)
+		if out == "" || filepath.Base(out) != compiledTemplate {
+			return
+		}
+		// Writing into a package directory (.serverless, or one given to
+		// `serverless package --package`): `serverless deploy --package`
+		// deploys the template in its state file, not the one above, so
+		// keep them the same.
+		st := in.state
+		if outState != in.statePath || filepath.Base(in.template) != compiledTemplate {
+			if st, stateErr = readState(outState); stateErr != nil {
+				return
+			}
+		}
+		if st != nil {
+			if stateBody, stateErr = st.WithTemplate(result, in.order); stateErr != nil {
+				stateErr = fmt.Errorf("%s: %w (run `serverless package` again to recreate it)", outState, stateErr)
+			}
+		}
+	}()
+	body, err := cfnjson.AppendEncode(make([]byte, 0, 2*in.size), result, in.order)
+	<-encoded
+	if err != nil {
+		return nil, fmt.Errorf("encode the template: %w", err)
+	}
+	if stateErr != nil {
+		return nil, stateErr
+	}
+	writes := []pendingWrite{{path: out, body: body}}
+	if stateBody != nil {
+		writes = append(writes, pendingWrite{path: outState, body: stateBody})
+	}
+	return writes, nil
 }
 
 // samePlace checks a --stage or --region flag against the value the

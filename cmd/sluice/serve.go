@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -83,13 +85,6 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	if f.maxEnvs < 0 {
 		return fmt.Errorf("--max-environments %d must be 0 (no cap) or more", f.maxEnvs)
 	}
-	port, apiPort := f.port, f.apiPort
-	if port == 0 {
-		port = -1 // --port 0: any free port
-	}
-	if apiPort == 0 {
-		apiPort = -1
-	}
 	lo, err := o.loadOptions(true)
 	if err != nil {
 		return err
@@ -101,7 +96,9 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 	e, err := engine.Start(engine.Options{
 		RequestLog: requestLog,
 		Config:     o.config, Stage: o.stage, Region: o.region, Params: lo.Params, Vars: lo.Vars,
-		StateDir: o.stateDirArg, Host: f.host, Port: port, APIPort: apiPort,
+		StateDir: o.stateDirArg,
+		// --port 0 and --api-port 0 pick a free port, as net.Listen does.
+		Addr: net.JoinHostPort(f.host, strconv.Itoa(f.port)), APIAddr: net.JoinHostPort(f.host, strconv.Itoa(f.apiPort)),
 		TimeScale: f.timeScale, HookTimeout: f.hookTimeout, Out: stdout,
 		APIAccessKey: &f.accessKey,
 		Invoke:       invoke.Options{MaxEnvironments: f.maxEnvs},

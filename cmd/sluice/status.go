@@ -22,6 +22,7 @@ type statusOptions struct {
 	*globalOptions
 	output outputFormat
 	wait   bool
+	aws    awsOptions
 }
 
 func newStatusCmd(g *globalOptions) *cobra.Command {
@@ -36,11 +37,15 @@ latest deployments (0 succeeded, 2 rolled back, 3 failed without rollback; 130 w
 interrupted first).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.aws.enabled {
+				return runStatusAWS(cmd.Context(), o.globalOptions, &o.aws, o.output, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addOutputFlag(cmd, &o.output)
 	cmd.Flags().BoolVarP(&o.wait, "wait", "w", false, "block until no deployment is in progress; the exit code is the result")
+	o.aws.bind(cmd)
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -25,6 +26,31 @@ type validation struct {
 	Region    string `json:"region"`
 	Functions int    `json:"functions"`
 	Gradual   int    `json:"gradual"` // functions with deploymentSettings
+	// Findings are the errors and warnings, each where it is written.
+	Findings []finding `json:"findings"`
+}
+
+// finding is one diagnostic: severity error or warning.
+type finding struct {
+	Severity string `json:"severity"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	Key      string `json:"key,omitempty"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
+}
+
+func findings(ds config.Diagnostics) []finding {
+	out := []finding{}
+	for _, d := range ds {
+		sev := "error"
+		if d.Severity == config.SeverityWarning {
+			sev = "warning"
+		}
+		out = append(out, finding{Severity: sev, File: d.Pos.File, Line: d.Pos.Line, Column: d.Pos.Col, Key: d.Path, Message: d.Msg, Hint: d.Hint})
+	}
+	return out
 }
 
 func newValidateCmd(g *globalOptions) *cobra.Command {
@@ -43,6 +69,9 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 }
 
 func (o *validateOptions) run(out, errOut io.Writer) error {
+	if o.output != outputText {
+		return o.runStructured(out)
+	}
 	svc, err := o.checkedService(errOut, o.local)
 	if err != nil {
 		return err
@@ -76,4 +105,48 @@ func (g *globalOptions) checkedService(stderr io.Writer, local bool) (*config.Se
 		return nil, fmt.Errorf("%s is not valid:\n%w", g.config, err)
 	}
 	return svc, nil
+}
+
+// runStructured prints the verdict with every finding as json or yaml,
+// valid or not; the exit code is 1 when there is an error among them.
+func (o *validateOptions) runStructured(out io.Writer) error {
+	v := validation{Config: o.config}
+	opts, err := o.loadOptions(o.local)
+	if err != nil {
+		return err
+	}
+	svc, diags, err := config.Load(o.config, opts)
+	if err != nil {
+		var loadDiags config.Diagnostics
+		if !errors.As(err, &loadDiags) {
+			return fmt.Errorf("%s is not valid:\n%w", o.config, err)
+		}
+		diags = append(diags.Warnings(), loadDiags...)
+	} else {
+		diags = append(diags.Warnings(), validate.Service(svc)...)
+		v.Service, v.Stage, v.Region, v.Functions = svc.Name, svc.Stage, svc.Region, len(svc.Functions)
+		for _, f := range svc.Functions {
+			if f.DeploymentSettings != nil {
+				v.Gradual++
+			}
+		}
+	}
+	diags.Sort()
+	v.Findings = findings(diags)
+	v.Valid = diags.Err() == nil
+	if err := o.output.print(out, v, nil); err != nil {
+		return err
+	}
+	if !v.Valid {
+		n := len(diags.Errors())
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s is not valid: %d %s (listed on standard output)", o.config, n, plural(n, "error", "errors"))}
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/internal/config"
@@ -45,8 +44,8 @@ func CanaryAlarmID(f *config.Function, name string) string {
 	return f.LogicalID() + "Canary" + config.NormalizeName(name) + "Alarm"
 }
 
-// ExecutedVersionDimension is the place in a canary alarm's Properties
-// that holds the ExecutedVersion value, for the local engine to set.
+// ExecutedVersionDimension is the dimension that makes an alarm a canary
+// alarm: the version that ran an invocation through the alias.
 const ExecutedVersionDimension = "ExecutedVersion"
 
 // CanaryAlarms resolves f's deploymentSettings.canaryAlarms. Definitions
@@ -225,8 +224,3 @@ func (a CanaryAlarm) WithExecutedVersion(version string) map[string]any {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
-
-// String names the alarm for messages.
-func (a CanaryAlarm) String() string {
-	return fmt.Sprintf("canary alarm %s of %s", a.Name, a.Function)
-}

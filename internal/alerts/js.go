@@ -106,15 +106,6 @@ type unionItem struct {
 	value       any
 }
 
-// isObject is lodash.isObject on JSON values: mappings and lists.
-func isObject(v any) bool {
-	switch v.(type) {
-	case map[string]any, []any:
-		return true
-	}
-	return false
-}
-
 // jsString is JavaScript's String(v) (the key is absent: pass absent=true
 // for undefined).
 func jsString(v any, absent bool) string {

@@ -8,9 +8,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/jsvalue"
 )
 
-// The three notification kinds, as keys under topics.
-var topicKinds = []string{"ok", "alarm", "insufficientData"}
-
 // topics are the compiled alert topics (the plugin's alertTopics): each
 // value is an ARN string, an intrinsic, or {Ref: AwsAlerts…} for a topic
 // sluice creates.

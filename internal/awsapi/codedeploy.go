@@ -74,6 +74,13 @@ func deployError(err error) error {
 	return err
 }
 
+// maxBatch is the most IDs a CodeDeploy batch call takes.
+const maxBatch = 25
+
+// deploymentStatuses are CodeDeploy's deployment statuses.
+var deploymentStatuses = []string{"Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready"}
+
+// required answers a missing field with CodeDeploy's <Field>RequiredException.
 func required(name, value string) error {
 	if value == "" {
 		return errorf(http.StatusBadRequest, strings.ToUpper(name[:1])+name[1:]+"RequiredException", name+" is required")
@@ -184,7 +191,7 @@ func infoOf(d deploy.Deployment) deploymentInfo {
 
 // oneDeployment reads the input of the calls that name one deployment, and
 // the deployment it names.
-func (c *CodeDeploy) oneDeployment(r *http.Request) (d deploy.Deployment, targetID string, err error) {
+func (c *CodeDeploy) oneDeployment(r *http.Request, needTarget bool) (d deploy.Deployment, targetID string, err error) {
 	var in struct {
 		DeploymentID string `json:"deploymentId"`
 		TargetID     string `json:"targetId"`
@@ -195,6 +202,9 @@ func (c *CodeDeploy) oneDeployment(r *http.Request) (d deploy.Deployment, target
 	if err := required("deploymentId", in.DeploymentID); err != nil {
 		return d, "", err
 	}
+	if needTarget && in.TargetID == "" {
+		return d, "", errorf(http.StatusBadRequest, "DeploymentTargetIdRequiredException", "targetId is required: ListDeploymentTargets gives it")
+	}
 	if d, err = c.Engine.Get(in.DeploymentID); err != nil {
 		return d, "", deployError(err)
 	}
@@ -202,7 +212,7 @@ func (c *CodeDeploy) oneDeployment(r *http.Request) (d deploy.Deployment, target
 }
 
 func (c *CodeDeploy) getDeployment(r *http.Request) (any, error) {
-	d, _, err := c.oneDeployment(r)
+	d, _, err := c.oneDeployment(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +225,12 @@ func (c *CodeDeploy) batchGetDeployments(r *http.Request) (any, error) {
 	}
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
+	}
+	switch {
+	case len(in.DeploymentIDs) == 0:
+		return nil, errorf(http.StatusBadRequest, "DeploymentIdRequiredException", "deploymentIds is required: give 1 to 25 deployment IDs")
+	case len(in.DeploymentIDs) > maxBatch:
+		return nil, errorf(http.StatusBadRequest, "BatchLimitExceededException", fmt.Sprintf("%d deployment IDs: at most %d per call", len(in.DeploymentIDs), maxBatch))
 	}
 	infos := []deploymentInfo{}
 	for _, id := range in.DeploymentIDs {
@@ -239,8 +255,25 @@ func (c *CodeDeploy) listDeployments(r *http.Request) (any, error) {
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	if in.DeploymentGroupName != "" && c.Engine.Group(in.DeploymentGroupName) == nil {
-		return nil, errorf(http.StatusBadRequest, "DeploymentGroupDoesNotExistException", "no deployment group "+in.DeploymentGroupName)
+	for _, st := range in.IncludeOnlyStatuses {
+		if !slices.Contains(deploymentStatuses, st) {
+			return nil, errorf(http.StatusBadRequest, "InvalidDeploymentStatusException",
+				fmt.Sprintf("%q is not a deployment status: use %s", st, strings.Join(deploymentStatuses, ", ")))
+		}
+	}
+	// CodeDeploy takes both names or neither.
+	switch {
+	case in.ApplicationName != "" && in.DeploymentGroupName == "":
+		return nil, errorf(http.StatusBadRequest, "DeploymentGroupNameRequiredException", "deploymentGroupName is required with applicationName")
+	case in.DeploymentGroupName != "" && in.ApplicationName == "":
+		return nil, errorf(http.StatusBadRequest, "ApplicationNameRequiredException", "applicationName is required with deploymentGroupName")
+	case in.ApplicationName != "":
+		if _, err := c.group(in.ApplicationName, in.DeploymentGroupName); err != nil {
+			return nil, err
+		}
+	}
+	if tr := in.CreateTimeRange; tr.Start != nil && tr.End != nil && *tr.Start > *tr.End {
+		return nil, errorf(http.StatusBadRequest, "InvalidTimeRangeException", "createTimeRange starts after it ends")
 	}
 	ds, err := c.Engine.List(in.DeploymentGroupName)
 	if err != nil {
@@ -325,10 +358,9 @@ func (c *CodeDeploy) createDeployment(r *http.Request) (any, error) {
 	if err := required("deploymentGroupName", in.DeploymentGroupName); err != nil {
 		return nil, err
 	}
-	g := c.Engine.Group(in.DeploymentGroupName)
-	if g == nil || g.Application != in.ApplicationName {
-		return nil, errorf(http.StatusBadRequest, "DeploymentGroupDoesNotExistException",
-			fmt.Sprintf("no deployment group %s in application %s", in.DeploymentGroupName, in.ApplicationName))
+	g, err := c.group(in.ApplicationName, in.DeploymentGroupName)
+	if err != nil {
+		return nil, err
 	}
 	if in.Revision.RevisionType != "AppSpecContent" {
 		return nil, errorf(http.StatusBadRequest, "InvalidRevisionException", "sluice deploys Lambda AppSpec revisions: set revision.revisionType to AppSpecContent")
@@ -399,7 +431,7 @@ func parseAppSpec(content string, g *deploy.Group) (deploy.CreateInput, error) {
 }
 
 func (c *CodeDeploy) getDeploymentTarget(r *http.Request) (any, error) {
-	d, target, err := c.oneDeployment(r)
+	d, target, err := c.oneDeployment(r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +475,7 @@ func targetID(d deploy.Deployment) string {
 }
 
 func (c *CodeDeploy) listDeploymentTargets(r *http.Request) (any, error) {
-	d, _, err := c.oneDeployment(r)
+	d, _, err := c.oneDeployment(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -493,9 +525,15 @@ func (c *CodeDeploy) getDeploymentGroup(r *http.Request) (any, error) {
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	g := c.Engine.Group(in.DeploymentGroupName)
-	if g == nil || g.Application != in.ApplicationName {
-		return nil, errorf(http.StatusBadRequest, "DeploymentGroupDoesNotExistException", "no deployment group "+in.DeploymentGroupName)
+	if err := required("applicationName", in.ApplicationName); err != nil {
+		return nil, err
+	}
+	if err := required("deploymentGroupName", in.DeploymentGroupName); err != nil {
+		return nil, err
+	}
+	g, err := c.group(in.ApplicationName, in.DeploymentGroupName)
+	if err != nil {
+		return nil, err
 	}
 	alarms := []map[string]string{}
 	for _, a := range g.Alarms {
@@ -508,6 +546,25 @@ func (c *CodeDeploy) getDeploymentGroup(r *http.Request) (any, error) {
 		"autoRollbackConfiguration": autoRollback{Enabled: len(g.AutoRollback) > 0, Events: g.AutoRollback},
 		"deploymentStyle":           map[string]string{"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
 	}}, nil
+}
+
+// group finds a deployment group by application and name, answering as
+// CodeDeploy does for an unknown application and an unknown group.
+func (c *CodeDeploy) group(application, name string) (*deploy.Group, error) {
+	known := false
+	for _, g := range c.Engine.Groups() {
+		if g.Application == application {
+			known = true
+			if g.Name == name {
+				return g, nil
+			}
+		}
+	}
+	if !known {
+		return nil, errorf(http.StatusBadRequest, "ApplicationDoesNotExistException", "no application "+application+": ListApplications names the ones sluice serves")
+	}
+	return nil, errorf(http.StatusBadRequest, "DeploymentGroupDoesNotExistException",
+		fmt.Sprintf("no deployment group %s in application %s", name, application))
 }
 
 func epochSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

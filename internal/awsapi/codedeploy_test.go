@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +65,7 @@ type fixture struct {
 	reg    *registry.Registry
 	clock  *clock.Fake
 	group  *deploy.Group
+	url    string // the server, for requests the SDK would refuse to send
 }
 
 func newFixture(t *testing.T, typ string) *fixture {
@@ -87,6 +91,7 @@ func newFixture(t *testing.T, typ string) *fixture {
 	t.Cleanup(f.engine.Close)
 	srv := httptest.NewServer(&CodeDeploy{Engine: f.engine})
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	f.client = codedeploy.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", "")})
 	f.hooks.client = f.client
@@ -190,10 +195,68 @@ func TestCodeDeployErrorsAreAWSErrors(t *testing.T) {
 	if !errors.As(err, &notFound) {
 		t.Errorf("hook report for an unknown deployment: err = %v", err)
 	}
-	_, err = f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String("x"), DeploymentGroupName: aws.String("nope")})
+	_, err = f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String(f.group.Application), DeploymentGroupName: aws.String("nope")})
 	var noGroup *types.DeploymentGroupDoesNotExistException
 	if !errors.As(err, &noGroup) {
 		t.Errorf("ListDeployments of an unknown group: err = %v", err)
+	}
+
+	// What the SDK sends (the model leaves these optional) and CodeDeploy
+	// refuses, each with its exception.
+	var (
+		appRequired   *types.ApplicationNameRequiredException
+		groupRequired *types.DeploymentGroupNameRequiredException
+		noApp         *types.ApplicationDoesNotExistException
+		badStatus     *types.InvalidDeploymentStatusException
+		badRange      *types.InvalidTimeRangeException
+		tooMany       *types.BatchLimitExceededException
+	)
+	batch := make([]string, 26)
+	for i := range batch {
+		batch[i] = fmt.Sprintf("d-NOSUCH%03d", i)
+	}
+	for _, c := range []struct {
+		what string
+		call func() error
+		want any
+	}{
+		{"ListDeployments with only a group", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &appRequired},
+		{"ListDeployments with only an application", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String(f.group.Application)})
+			return err
+		}, &groupRequired},
+		{"ListDeployments of an unknown application", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{ApplicationName: aws.String("nope"), DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &noApp},
+		{"ListDeployments of an unknown status", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{IncludeOnlyStatuses: []types.DeploymentStatus{"Finished"}})
+			return err
+		}, &badStatus},
+		{"ListDeployments of a range that ends before it starts", func() error {
+			_, err := f.client.ListDeployments(ctx, &codedeploy.ListDeploymentsInput{CreateTimeRange: &types.TimeRange{
+				Start: aws.Time(time.Unix(2000, 0)), End: aws.Time(time.Unix(1000, 0))}})
+			return err
+		}, &badRange},
+		{"BatchGetDeployments of 26 IDs", func() error {
+			_, err := f.client.BatchGetDeployments(ctx, &codedeploy.BatchGetDeploymentsInput{DeploymentIds: batch})
+			return err
+		}, &tooMany},
+		{"CreateDeployment in an unknown application", func() error {
+			_, err := f.client.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{ApplicationName: aws.String("nope"), DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &noApp},
+		{"GetDeploymentGroup in an unknown application", func() error {
+			_, err := f.client.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{ApplicationName: aws.String("nope"), DeploymentGroupName: aws.String(f.group.Name)})
+			return err
+		}, &noApp},
+	} {
+		if err := c.call(); err == nil || !errors.As(err, c.want) {
+			t.Errorf("%s: %v, want %T", c.what, err, c.want)
+		}
 	}
 	_, err = f.client.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{
 		ApplicationName: aws.String(f.group.Application), DeploymentGroupName: aws.String(f.group.Name),
@@ -204,6 +267,39 @@ func TestCodeDeployErrorsAreAWSErrors(t *testing.T) {
 	var badRev *types.InvalidRevisionException
 	if !errors.As(err, &badRev) {
 		t.Errorf("AppSpec whose CurrentVersion is not the alias's: err = %v", err)
+	}
+
+	// The audit's inputs, sent raw (the SDK checks required fields itself):
+	// each answered with the exception CodeDeploy names.
+	ids := make([]string, 26)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("d-NOSUCH%03d", i)
+	}
+	many, _ := json.Marshal(map[string]any{"deploymentIds": ids})
+	for _, c := range []struct{ op, body, want string }{
+		{"BatchGetDeployments", `{}`, "DeploymentIdRequiredException"},
+		{"BatchGetDeployments", string(many), "BatchLimitExceededException"},
+		{"ListDeployments", `{"includeOnlyStatuses":["Finished"]}`, "InvalidDeploymentStatusException"},
+		{"GetDeploymentGroup", `{"deploymentGroupName":"` + f.group.Name + `"}`, "ApplicationNameRequiredException"},
+		{"GetDeploymentGroup", `{"applicationName":"` + f.group.Application + `"}`, "DeploymentGroupNameRequiredException"},
+		{"GetDeployment", `{}`, "DeploymentIdRequiredException"},
+		{"GetDeploymentTarget", `{"deploymentId":"d-NOSUCH123"}`, "DeploymentTargetIdRequiredException"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, f.url, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", CodeDeployTargetPrefix+c.op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct {
+			Type string `json:"__type"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || e.Type != c.want {
+			t.Errorf("%s %s: %d %s, want 400 %s", c.op, c.body[:min(len(c.body), 60)], resp.StatusCode, e.Type, c.want)
+		}
 	}
 }
 

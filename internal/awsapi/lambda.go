@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,16 @@ const (
 	lambdaFunction  = lambdaFunctions + "/{function}"
 )
 
+// Lambda's input limits: a function name (or ARN, with its qualifier) of
+// at most 170 characters whose name part is 1-64 letters, digits, '-' or
+// '_', and a client context of at most 3,583 bytes of base64.
+const (
+	maxFunctionNameLength = 170
+	maxClientContext      = 3583
+)
+
+var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 // ServeHTTP routes Lambda's REST API; the routes are built on first use.
 func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.once.Do(l.route)
@@ -97,7 +108,18 @@ func (l *Lambda) route() {
 // before calling h.
 func (l *Lambda) named(h func(w http.ResponseWriter, r *http.Request, name, qualifier string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, qualifier, err := l.parseName(r.PathValue("function"))
+		raw := r.PathValue("function")
+		if len(raw) > maxFunctionNameLength {
+			lambdaError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf(
+				"1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to %d", raw, maxFunctionNameLength))
+			return
+		}
+		name, qualifier, err := l.parseName(raw)
+		if err == nil && !functionNameRE.MatchString(name) {
+			lambdaError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf(
+				"1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: a name of 1 to 64 letters, digits, '-' or '_'", raw))
+			return
+		}
 		if err != nil {
 			lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", err.Error())
 			return
@@ -186,9 +208,14 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request, name, qualifier 
 	}
 	req := invoke.Request{Payload: payload}
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		if len(cc) > maxClientContext {
+			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException",
+				fmt.Sprintf("Client context must be a valid Base64-encoded JSON object of at most %d bytes; got %d bytes", maxClientContext, len(cc)))
+			return
+		}
 		raw, err := base64.StdEncoding.DecodeString(cc)
 		if err != nil || !json.Valid(raw) {
-			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "X-Amz-Client-Context must be base64-encoded JSON")
+			lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
 			return
 		}
 		req.ClientContext = string(raw)

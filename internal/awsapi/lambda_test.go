@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/invoke"
@@ -162,6 +163,20 @@ func TestLambdaErrorsAreAWSErrors(t *testing.T) {
 	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), Payload: []byte(`{not json`)}); !errors.As(err, &badContent) {
 		t.Errorf("invalid JSON: %v, want InvalidRequestContentException", err)
 	}
+	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":"` + strings.Repeat("x", 2700) + `"}`))
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), ClientContext: aws.String(cc)}); !errors.As(err, &badContent) {
+		t.Errorf("a %d-byte client context: %v, want InvalidRequestContentException", len(cc), err)
+	}
+	var apiErr smithy.APIError
+	for _, name := range []string{strings.Repeat("f", 65), strings.Repeat("f", 171), "bad/name"} {
+		if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name)}); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
+			t.Errorf("function name %.20s… (%d): %v, want ValidationException", name, len(name), err)
+		}
+	}
+	// Lambda's errors carry Message, which the SDKs read.
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("nope")}); !errors.As(err, &notFound) || !strings.Contains(aws.ToString(notFound.Message), "nope") {
+		t.Errorf("the not-found message: %v", err)
+	}
 }
 
 func TestLambdaReadOnlyCalls(t *testing.T) {
@@ -211,6 +226,7 @@ func TestLambdaUnknownOperations(t *testing.T) {
 		{"POST", "/2015-03-31/functions"},
 		{"GET", "/2015-03-31/functions/app/policy"},
 		{"GET", "/2018-10-31/layers"},
+		{"GET", "/2015-03-31/functions/app/aliases/"}, // GetAlias of no alias, not ListAliases
 	} {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
 		res, err := http.DefaultClient.Do(req)
@@ -220,6 +236,80 @@ func TestLambdaUnknownOperations(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound || res.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
 			t.Errorf("%s %s = %d %s, want 404 UnknownOperationException", c.method, c.path, res.StatusCode, res.Header.Get("X-Amzn-ErrorType"))
+		}
+	}
+}
+
+// TestLambdaValidation covers what Lambda refuses before looking a
+// function up, as the SDK surfaces it.
+func TestLambdaValidation(t *testing.T) {
+	c := lambdaFixture(t)
+	ctx := context.Background()
+	long := strings.Repeat("f", 65)
+	arn := "arn:aws:lambda:us-east-1:000000000000:function:"
+	for _, tc := range []struct {
+		name, code, message string
+	}{
+		{long, "ValidationException", "1 to 64"},
+		{arn + long, "ValidationException", "1 to 64"},
+		{arn + strings.Repeat("f", 64) + ":" + strings.Repeat("q", 130), "ValidationException", "Member must have length less than or equal to 170"},
+		{"app$", "ValidationException", "Member must satisfy regular expression pattern"},
+	} {
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tc.name)})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != tc.code || !strings.Contains(ae.ErrorMessage(), tc.message) {
+			t.Errorf("Invoke(%.40s…) = %v, want %s saying %q", tc.name, err, tc.code, tc.message)
+		}
+	}
+	// A 64-character name is valid (and not found).
+	var notFound *types.ResourceNotFoundException
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(arn + strings.Repeat("f", 64))}); !errors.As(err, &notFound) {
+		t.Errorf("a 64-character name: %v, want ResourceNotFoundException", err)
+	}
+
+	// The client context: at most 3,583 bytes once base64-encoded, and JSON.
+	var badContent *types.InvalidRequestContentException
+	fits := `{"custom":{"k":"` + strings.Repeat("x", 2650) + `"}}`
+	if n := base64.StdEncoding.EncodedLen(len(fits)); n > 3583 {
+		t.Fatalf("the fitting context is %d bytes encoded", n)
+	}
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), ClientContext: aws.String(base64.StdEncoding.EncodeToString([]byte(fits)))}); err != nil {
+		t.Errorf("a 3,5xx-byte client context: %v", err)
+	}
+	over := `{"custom":{"k":"` + strings.Repeat("x", 2700) + `"}}`
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), ClientContext: aws.String(base64.StdEncoding.EncodeToString([]byte(over)))})
+	if !errors.As(err, &badContent) || !strings.Contains(badContent.ErrorMessage(), "3583") {
+		t.Errorf("a client context over 3,583 bytes: %v, want InvalidRequestContentException naming the limit", err)
+	}
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("app"), ClientContext: aws.String("not base64!")})
+	if !errors.As(err, &badContent) || badContent.ErrorMessage() != "Client context must be a valid Base64-encoded JSON object." {
+		t.Errorf("a client context that is not base64: %v", err)
+	}
+}
+
+// TestLambdaErrorBody checks the error body itself: Lambda writes Type and
+// Message (capitalised) and the type in X-Amzn-ErrorType.
+func TestLambdaErrorBody(t *testing.T) {
+	srv := httptest.NewServer(&Lambda{})
+	t.Cleanup(srv.Close)
+	for _, path := range []string{
+		"/2015-03-31/functions/app/aliases/", // not ListAliases
+		"/2015-03-31/functions/app/versions/",
+		"/2015-03-31/functions/app/policy",
+	} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusNotFound || res.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
+			t.Errorf("GET %s = %d %s (%v), want 404 UnknownOperationException", path, res.StatusCode, res.Header.Get("X-Amzn-ErrorType"), err)
+			continue
+		}
+		if _, ok := body["Message"].(string); !ok || body["Type"] != "User" || body["message"] != nil || len(body) != 2 {
+			t.Errorf("GET %s: body %v, want exactly Type and Message", path, body)
 		}
 	}
 }

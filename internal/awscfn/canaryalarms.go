@@ -55,6 +55,12 @@ func (c *canary) addCanaryAlarms(g *gradual) {
 	names := list(cfg["Alarms"])
 	alias := obj(c.resources[g.aliasID])
 	var deps []any
+	switch d := alias["DependsOn"].(type) { // keep what the alias already waits for
+	case string:
+		deps = append(deps, d)
+	case []any:
+		deps = append(deps, d...)
+	}
 	for _, a := range canaryAlarms {
 		c.resources[a.LogicalID] = a.Resource
 		names = append(names, map[string]any{"Name": a.AlarmName})

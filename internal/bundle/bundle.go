@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -42,9 +43,13 @@ type Rule struct {
 	Exclude bool
 }
 
-// Rules decide a function's files; later rules win.
+// Rules decide a function's files; later rules win, and the
+// devDependencies, excluded last, win over all.
 type Rules struct {
 	rules []Rule
+	// devDirs and devFiles are the devDependencies' directories and bin
+	// links: hundreds of literal paths, looked up rather than matched.
+	devDirs, devFiles map[string]bool
 	// Key identifies the rules: functions with equal keys share one snapshot.
 	Key string
 }
@@ -58,13 +63,28 @@ func (r *Rules) Include(rel string) bool {
 			in = !ru.Exclude
 		}
 	}
-	return in
+	return in && !r.devDependency(rel)
+}
+
+func (r *Rules) devDependency(rel string) bool {
+	if r.devFiles[rel] {
+		return true
+	}
+	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if r.devDirs[dir] {
+			return true
+		}
+	}
+	return false
 }
 
 // Prune reports whether every file below the directory rel is excluded, so
 // a walk need not enter it: an exclusion covers the whole directory and no
 // later inclusion can reach into it.
 func (r *Rules) Prune(rel string) bool {
+	if r.devDirs[rel] {
+		return true
+	}
 	for i := len(r.rules) - 1; i >= 0; i-- {
 		ru := r.rules[i]
 		if !ru.Exclude {
@@ -148,24 +168,36 @@ func ForFunction(svc *config.Service, f *config.Function, devExcludes []string) 
 	if v, ok := sp["excludeDevDependencies"]; ok && v != nil {
 		excludeDev = jsvalue.Truthy(v)
 	}
+	r.devDirs, r.devFiles = map[string]bool{}, map[string]bool{}
 	if excludeDev {
 		for _, p := range devExcludes {
-			r.rules = append(r.rules, Rule{Pattern: p, Exclude: true})
+			if dir, ok := strings.CutSuffix(p, "/**"); ok {
+				r.devDirs[dir] = true
+			} else {
+				r.devFiles[p] = true
+			}
 		}
 	}
 	var key strings.Builder
 	for _, ru := range r.rules {
 		fmt.Fprintf(&key, "%v %s\n", ru.Exclude, ru.Pattern)
 	}
+	if excludeDev {
+		for _, p := range devExcludes {
+			fmt.Fprintf(&key, "dev %s\n", p)
+		}
+	}
 	r.Key = key.String()
 	return r, warnings
 }
 
-// DevDependencies returns exclusion patterns for the packages of dir's
+// DevDependencies returns exclusion patterns (dir/** and literal bin
+// links, no other globs) for the packages of dir's
 // node_modules that only devDependencies need, read from package-lock.json
 // (or npm's hidden node_modules/.package-lock.json): the packages npm marks
 // "dev", and their .bin links, as the framework excludes what `npm ls --dev`
-// lists but `npm ls --prod` does not. No lock file: nothing is excluded.
+// lists but `npm ls --prod` does not. Without a lock file (yarn, say) it
+// asks npm ls, as the framework does; without npm, nothing is excluded.
 func DevDependencies(dir string) ([]string, error) {
 	var lock struct {
 		Packages map[string]struct {
@@ -185,31 +217,78 @@ func DevDependencies(dir string) ([]string, error) {
 		}
 	}
 	if src == nil {
-		return nil, nil
+		return npmLsDev(dir), nil
 	}
 	if err := json.Unmarshal(src, &lock); err != nil {
 		return nil, fmt.Errorf("read the package lock of %s: %w", dir, err)
 	}
 	var out []string
 	for p, pkg := range lock.Packages {
-		if !pkg.Dev || !strings.Contains(p, "node_modules/") {
-			continue
-		}
-		out = append(out, p+"/**")
-		// Bin links live in the .bin of the node_modules holding the package.
-		i := strings.LastIndex(p, "node_modules/") + len("node_modules/")
-		binDir, name := p[:i]+".bin/", p[i:]
-		var bins map[string]string
-		if json.Unmarshal(pkg.Bin, &bins) == nil {
-			for b := range bins {
-				out = append(out, binDir+b)
-			}
-		} else if len(pkg.Bin) > 0 && pkg.Bin[0] == '"' {
-			out = append(out, binDir+path.Base(name))
+		if pkg.Dev && strings.Contains(p, "node_modules/") {
+			out = append(out, devExcludes(p, pkg.Bin)...)
 		}
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// devExcludes are the patterns that leave out the package at rel (a path
+// below node_modules) and its bin links, which live in the .bin of the
+// node_modules holding it. bin is package.json's: a string or a mapping.
+func devExcludes(rel string, bin json.RawMessage) []string {
+	out := []string{rel + "/**"}
+	i := strings.LastIndex(rel, "node_modules/") + len("node_modules/")
+	binDir, name := rel[:i]+".bin/", rel[i:]
+	var bins map[string]string
+	if json.Unmarshal(bin, &bins) == nil {
+		for b := range bins {
+			out = append(out, binDir+b)
+		}
+	} else if len(bin) > 0 && bin[0] == '"' {
+		out = append(out, binDir+path.Base(name))
+	}
+	return out
+}
+
+// npmLsDev is the framework's own way: the packages `npm ls --all` lists
+// in dir's node_modules that `npm ls --all --omit=dev` does not.
+func npmLsDev(dir string) []string {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		return nil
+	}
+	list := func(args ...string) map[string]bool {
+		cmd := exec.Command("npm", append([]string{"ls", "--parseable", "--all", "--silent"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "NODE_ENV=")
+		out, _ := cmd.Output() // npm ls exits 1 on any extraneous or missing package; its list still holds
+		m := map[string]bool{}
+		for _, line := range strings.Split(string(out), "\n") {
+			if rel, err := filepath.Rel(dir, strings.TrimSpace(line)); err == nil && strings.HasPrefix(rel, "node_modules"+string(filepath.Separator)) {
+				m[filepath.ToSlash(rel)] = true
+			}
+		}
+		return m
+	}
+	all := list()
+	if len(all) == 0 {
+		return nil
+	}
+	prod := list("--omit=dev")
+	var out []string
+	for rel := range all {
+		if prod[rel] {
+			continue
+		}
+		var pkg struct {
+			Bin json.RawMessage `json:"bin"`
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel), "package.json")); err == nil {
+			json.Unmarshal(b, &pkg)
+		}
+		out = append(out, devExcludes(rel, pkg.Bin)...)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func section(raw map[string]any) map[string]any {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -80,5 +81,33 @@ func TestRulesAsTheFrameworkPackages(t *testing.T) {
 				t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", golden, b.String(), want)
 			}
 		})
+	}
+}
+
+// Without a package lock (yarn, say), the devDependencies come from npm ls,
+// as the framework finds them.
+func TestDevDependenciesWithoutALockAskNpm(t *testing.T) {
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("no npm")
+	}
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("package.json", `{"name": "svc", "version": "1.0.0", "dependencies": {"lib": "1.0.0"}, "devDependencies": {"tool": "1.0.0"}}`)
+	write("node_modules/lib/package.json", `{"name": "lib", "version": "1.0.0"}`)
+	write("node_modules/tool/package.json", `{"name": "tool", "version": "1.0.0", "bin": {"tool": "cli.js"}, "dependencies": {"helper": "1.0.0"}}`)
+	write("node_modules/helper/package.json", `{"name": "helper", "version": "1.0.0"}`)
+	got, err := DevDependencies(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "node_modules/.bin/tool node_modules/helper/** node_modules/tool/**"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("DevDependencies = %q, want %q", got, want)
 	}
 }

@@ -26,11 +26,14 @@ import (
 
 // Options tune the demo.
 type Options struct {
-	Out       io.Writer
-	Mode      progress.Mode // how deployment progress is shown
-	TimeScale float64       // how much faster than the wall clock time runs (default 60)
-	Rate      int           // requests per second of steady traffic (default 200)
-	Keep      bool          // keep the service directory (its path is printed)
+	Out  io.Writer
+	Mode progress.Mode // how deployment progress is shown
+	// Display, when its Width is set (a terminal), replaces Mode: bars cut
+	// to the width, coloured as --color says.
+	Display   progress.Display
+	TimeScale float64 // how much faster than the wall clock time runs (default 60)
+	Rate      int     // requests per second of steady traffic (default 200)
+	Keep      bool    // keep the service directory (its path is printed)
 }
 
 // Result is what the demo measured.
@@ -79,7 +82,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	fmt.Fprintf(out, "sluice demo: the orders API (examples/orders) with time running %g× faster — a minute of deployment schedule takes %s\n", opts.TimeScale, roundWall(time.Duration(float64(time.Minute)/opts.TimeScale)))
-	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1,
+	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr,
 		TimeScale: opts.TimeScale, Out: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, fmt.Errorf("serve the example: %w", err)
@@ -103,7 +106,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := editHandler(dir, "'first release'", "'second release'"); err != nil {
 		return nil, err
 	}
-	good, err := deployAndFollow(ctx, client, out, opts.Mode)
+	good, err := deployAndFollow(ctx, client, out, opts.display())
 	if err != nil {
 		return nil, fmt.Errorf("the good deployment: %w", err)
 	}
@@ -119,7 +122,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := editHandler(dir, "  if (id) {\n", "  if (id) {\n    throw new Error('orders database unreachable');\n"); err != nil {
 		return nil, err
 	}
-	bad, err := deployAndFollow(ctx, client, out, opts.Mode)
+	bad, err := deployAndFollow(ctx, client, out, opts.display())
 	if err != nil {
 		return nil, fmt.Errorf("the bad deployment: %w", err)
 	}
@@ -155,10 +158,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // deployAndFollow deploys what changed and follows the api's deployment to
 // its end, as `sluice deploy --wait` does.
-func deployAndFollow(ctx context.Context, client *control.Client, out io.Writer, mode progress.Mode) (deploy.Deployment, error) {
+// display is how progress shows: Display, or else Mode alone.
+func (o Options) display() progress.Display {
+	if o.Display.Width != nil || o.Display.Color || o.Display.Mode != progress.TTY {
+		return o.Display
+	}
+	return progress.Display{Mode: o.Mode}
+}
+
+func deployAndFollow(ctx context.Context, client *control.Client, out io.Writer, disp progress.Display) (deploy.Deployment, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	t := progress.NewTracker(out, mode)
+	t := progress.New(out, progress.Config{Display: disp})
 	watchErr, err := client.Follow(ctx, t.Update)
 	if err != nil {
 		return deploy.Deployment{}, err

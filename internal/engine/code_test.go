@@ -20,7 +20,7 @@ func TestAHandlerLinkedFromOutsideIsRefusedBeforeAnyVersion(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "src", "api.js")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Start(Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, Out: io.Discard})
+	_, err = Start(Options{Config: filepath.Join(dir, "serverless.yml"), Addr: AnyLoopbackAddr, APIAddr: AnyLoopbackAddr, Out: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "handler file src/api.js is a link to "+outside) {
 		t.Fatalf("Start = %v, want the linked handler refused", err)
 	}

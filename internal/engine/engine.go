@@ -6,6 +6,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/cron"
+	"github.com/sluice-dev/sluice/internal/dashboard"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/gateway"
 	"github.com/sluice-dev/sluice/internal/invoke"
@@ -45,6 +48,13 @@ const (
 	DefaultHost    = "127.0.0.1"
 	DefaultPort    = 3000
 	DefaultAPIPort = 3001
+	// DefaultAddr and DefaultAPIAddr are where the listeners are when
+	// Options leave them empty: this machine only.
+	DefaultAddr    = "127.0.0.1:3000"
+	DefaultAPIAddr = "127.0.0.1:3001"
+	// AnyLoopbackAddr is a free port on this machine only, for tests and
+	// tools that run an engine beside others.
+	AnyLoopbackAddr = "127.0.0.1:0"
 	// StateDirName is where state lives beside serverless.yml.
 	StateDirName = ".sluice"
 )
@@ -61,12 +71,11 @@ type Options struct {
 	// StateDir holds the store, code snapshots and logs (default .sluice
 	// beside the config).
 	StateDir string
-	// Host is the listeners' address (default 127.0.0.1: nothing outside
-	// this machine reaches the functions unless asked for).
-	Host string
-	// Port and APIPort are the gateway's and the AWS API's ports; 0 means
-	// DefaultPort / DefaultAPIPort, -1 any free port.
-	Port, APIPort int
+	// Addr and APIAddr are where the gateway and the AWS APIs listen, as
+	// host:port; port 0 picks a free one (net.Listen). Empty means
+	// DefaultAddr / DefaultAPIAddr: nothing outside this machine reaches the
+	// functions unless asked for.
+	Addr, APIAddr string
 	// Clock drives schedules, deployments and alarms (default: the wall
 	// clock scaled by TimeScale).
 	Clock     clock.Clock
@@ -119,6 +128,7 @@ type Engine struct {
 	gatewaySrv, apiSrv *http.Server
 	gatewayURL, apiURL string
 	token              string // the control API's
+	marker             string // markerName=… in every function process's environment
 	served             sync.WaitGroup
 
 	stack stackClock // the stack the AWS-compatible CloudFormation API models
@@ -139,8 +149,11 @@ func Start(opts Options) (_ *Engine, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Host == "" {
-		opts.Host = DefaultHost
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.APIAddr == "" {
+		opts.APIAddr = DefaultAPIAddr
 	}
 	e := &Engine{opts: opts, log: opts.Logger}
 	if opts.RequestLog != nil {
@@ -168,6 +181,10 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	if err := checkNotRunning(e.stateDir); err != nil {
 		return nil, err
+	}
+	e.marker = processMarker(e.stateDir)
+	if n := runtime.KillMarked(e.marker); n > 0 {
+		fmt.Fprintf(opts.Out, "Stopped %d function processes that a previous engine on this state left running (it was killed?)\n", n)
 	}
 	if e.db, err = store.Open(e.stateDir); err != nil {
 		return nil, err
@@ -206,12 +223,12 @@ func Start(opts Options) (_ *Engine, err error) {
 	cleanup = append(cleanup, e.alarms.Close)
 
 	// Listen first: the functions' environment names the API's address.
-	gatewayLn, err := listen(opts.Host, opts.Port, DefaultPort, "gateway (--port)")
+	gatewayLn, err := listen(opts.Addr, "gateway (--host, --port)")
 	if err != nil {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { gatewayLn.Close() })
-	apiLn, err := listen(opts.Host, opts.APIPort, DefaultAPIPort, "AWS API (--api-port)")
+	apiLn, err := listen(opts.APIAddr, "AWS API (--host, --api-port)")
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +244,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		accessKey = *opts.APIAccessKey
 	}
 	iopts.Environment = functionEnvironment(e.apiURL, accessKey, iopts.Environment)
+	iopts.Environment[markerName] = e.marker[len(markerName)+1:]
 	// Stack traces name the service's files, not the version's snapshot.
 	iopts.Environment["SLUICE_SOURCE_DIR"] = svc.Dir
 	// Lambda's Node.js runtimes include the AWS SDK v3; so does the cache.
@@ -247,7 +265,7 @@ func Start(opts Options) (_ *Engine, err error) {
 		e.invoker.Close(ctx)
 	})
 	e.gateway = gateway.New(gateway.Options{Stage: svc.Stage, Region: svc.Region, Account: config.LocalAccountID,
-		BinaryMediaTypes: svc.Provider.BinaryMediaTypes, HTTPAPICORS: httpAPICORS(svc), Clock: e.clock, Logger: e.log})
+		Clock: e.clock, Logger: e.log})
 
 	plan, err := e.plan(svc)
 	if err != nil {
@@ -287,6 +305,12 @@ func Start(opts Options) (_ *Engine, err error) {
 	e.api.HandleFunc(control.AlarmsPath, e.serveAlarms)
 	e.api.HandleFunc(control.InvocationsPath, e.serveInvocations)
 	e.api.Handle(control.Prefix, &control.Server{Deployments: e.deployer, Registry: e.registry, Publisher: e, Logger: e.log})
+	// The dashboard; its controls call the control API with the token.
+	e.token = control.NewToken()
+	dash := dashboard.New(dashboard.Options{Deployments: e.deployer, Registry: e.registry, Alarms: e.alarms, Metrics: e.metrics,
+		Logs: e.logs, Clock: e.clock, Wall: e.wallClock, Functions: e.functionNames, Token: e.token, Logger: e.log})
+	cleanup = append(cleanup, dash.Close)
+	e.api.Handle(dashboard.Prefix, dash)
 	// The AWS/Lambda series in Prometheus' format, for a local Grafana or a curl.
 	promRegistry := prometheus.NewRegistry()
 	promRegistry.MustRegister(metrics.NewCollector(e.metrics))
@@ -294,19 +318,18 @@ func Start(opts Options) (_ *Engine, err error) {
 	var gatewayHandler http.Handler = e.gateway
 	if e.requestLog != nil {
 		gatewayHandler = e.requestLog.handler(e.gateway)
-		e.requestLog.follow(e.logs, e.clock.Now(), svc)
+		e.requestLog.follow(e.logs, e.clock.Now(), e.Service)
 		cleanup = append(cleanup, e.requestLog.stop)
 	}
 	e.gatewaySrv = newServer(gatewayHandler, gatewayTimeout, gatewayTimeout)
 	var api http.Handler = apiHandler{codeDeploy: codeDeploy, cloudFormation: &awsapi.CloudFormation{Stack: e.stackInputs}, mux: e.api}
 	if opts.APIAccessKey == nil || *opts.APIAccessKey != "" {
-		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics")
+		api = awsapi.RequireAccessKey(api, accessKey, control.Prefix, "/metrics", dashboard.Prefix)
 	}
-	e.token = control.NewToken()
-	api = &control.Guard{Token: e.token, LoopbackListener: control.IsLoopback(opts.Host), Next: api}
-	if !control.IsLoopback(opts.Host) {
-		fmt.Fprintf(opts.Out, "WARNING: listening on %s: anyone who can reach this machine can invoke the functions (gateway and Lambda API). "+
-			"The control API (deploy, stop, rollback) still answers only this machine.\n", opts.Host)
+	api = &control.Guard{Token: e.token, LoopbackListener: control.IsLoopback(hostOf(opts.APIAddr)), Next: api}
+	if !control.IsLoopback(hostOf(opts.Addr)) || !control.IsLoopback(hostOf(opts.APIAddr)) {
+		fmt.Fprintf(opts.Out, "WARNING: listening on %s and %s: anyone who can reach this machine can invoke the functions (gateway and Lambda API). "+
+			"The control API (deploy, stop, rollback) still answers only this machine.\n", opts.Addr, opts.APIAddr)
 	}
 	e.apiSrv = newServer(api, apiReadTimeout, apiWriteTimeout)
 	e.serve(e.gatewaySrv, limitConns(gatewayLn, gatewayMaxConns))
@@ -316,6 +339,7 @@ func Start(opts Options) (_ *Engine, err error) {
 	}
 	e.svc = svc
 	e.printSummary(plan, published)
+	fmt.Fprintf(opts.Out, "Dashboard: %s\n", e.DashboardURL())
 	return e, nil
 }
 
@@ -348,20 +372,32 @@ func (e *Engine) load() (*config.Service, error) {
 	return svc, nil
 }
 
-// listen binds host:port; port 0 means def, -1 any free port.
-func listen(host string, port, def int, what string) (net.Listener, error) {
-	switch port {
-	case 0:
-		port = def
-	case -1:
-		port = 0
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
+// listen binds addr (host:port; port 0 picks a free one).
+func listen(addr, what string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s for the %s: %w (is another sluice serve or server using it? choose another port)", addr, what, err)
 	}
 	return ln, nil
+}
+
+// hostOf is the host of a host:port address.
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
+
+// markerName is the variable that marks the processes of the engine on
+// one state directory, so that whatever a function leaves behind can be
+// found and stopped (runtime.KillMarked).
+const markerName = "SLUICE_ENGINE_ID"
+
+func processMarker(stateDir string) string {
+	h := sha256.Sum256([]byte(stateDir))
+	return markerName + "=" + hex.EncodeToString(h[:8])
 }
 
 // localURL is how this machine reaches a listener: a wildcard address
@@ -412,6 +448,22 @@ func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == "/" && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		h.cloudFormation.ServeHTTP(w, r)
+		return
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json-") {
+		// A JSON 1.x call that names no operation: AWS's answer, not a 404 page.
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException",
+			"message": "the request has no X-Amz-Target header naming the operation (e.g. CodeDeploy_20141006.GetDeployment)"})
+		return
+	}
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": "sluice serves no API at " + r.Method + " " + r.URL.Path})
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -475,6 +527,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if err := e.invoker.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	runtime.KillMarked(e.marker) // what the functions started outside their process groups
 	e.alarms.Close()
 	e.requestLog.stop()
 	errs = append(errs, e.logs.Close(), e.db.Close())

@@ -102,7 +102,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 
 func start(t *testing.T, dir string, clk clock.Clock) *Engine {
 	t.Helper()
-	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, Clock: clk, Out: logWriter{t},
+	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Addr: AnyLoopbackAddr, APIAddr: AnyLoopbackAddr, Clock: clk, Out: logWriter{t},
 		Logger: slog.New(slog.NewTextHandler(logWriter{t}, nil)),
 		Invoke: invoke.Options{StopGrace: 500 * time.Millisecond}})
 	if err != nil {
@@ -439,7 +439,7 @@ func current(d deploy.Deployment) string {
 func TestHandlerOutsideTheServiceIsRefusedAtStart(t *testing.T) {
 	dir := shopDir(t)
 	rewrite(t, filepath.Join(dir, "serverless.yml"), "handler: src/api.handler", "handler: ../outside.handler")
-	_, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, Out: io.Discard})
+	_, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Addr: AnyLoopbackAddr, APIAddr: AnyLoopbackAddr, Out: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "leaves the code directory") || !strings.Contains(err.Error(), "serverless.yml:") {
 		t.Fatalf("Start = %v, want the handler refused with its line", err)
 	}

@@ -95,3 +95,40 @@ func TestAPIListenerRefusesWebPagesAndUnknownCallers(t *testing.T) {
 		t.Fatalf("the functions' access key: %v", err)
 	}
 }
+
+// What the API port answers besides the APIs: the dashboard to a local
+// browser (no AWS credentials), AWS-shaped errors for the rest.
+func TestAPIListenerAnswersBrowsersAndStrays(t *testing.T) {
+	e := start(t, shopDir(t), nil)
+	resp, err := http.Get(e.APIURL() + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /ui/ from this machine: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.APIURL()+"/", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+DefaultAccessKeyID+"/20260101/us-east-1/codedeploy/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"__type":"UnknownOperationException"`) {
+		t.Fatalf("a JSON 1.1 call without X-Amz-Target: %d %s", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest(http.MethodGet, e.APIURL()+"/nothing/here", nil)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+DefaultAccessKeyID+"/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("an unknown path: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}

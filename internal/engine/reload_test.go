@@ -62,6 +62,8 @@ func observe(t *testing.T, e *Engine) string {
 			g.Name, g.ConfigName(), g.Function, g.Alias, g.PreTrafficHook, g.PostTrafficHook, g.Alarms))
 	}
 	b.WriteString(strings.Join(routes, "\n") + "\n")
+	gw := e.gateway.Config()
+	fmt.Fprintf(&b, "HTTP API CORS %+v, REST binary media types %q\n", gw.HTTPAPICORS, gw.BinaryMediaTypes)
 	for _, path := range []string{"/api", "/live", "/api/new", "/extra"} {
 		resp, err := http.Get(e.GatewayURL() + path)
 		if err != nil {
@@ -168,5 +170,37 @@ func TestReloadRemovesWhatTheConfigurationNoLongerHas(t *testing.T) {
 	e.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d schedules after the only one was removed", n)
+	}
+}
+
+// A reload applies the APIs' settings too: provider.httpApi.cors and
+// provider.apiGateway.binaryMediaTypes.
+func TestReloadAppliesTheAPIsSettings(t *testing.T) {
+	dir := reloadDir(t)
+	e := start(t, dir, clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)))
+	preflight := func() string {
+		req, _ := http.NewRequest(http.MethodOptions, e.GatewayURL()+"/api", nil)
+		req.Header.Set("Origin", "https://shop.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Access-Control-Allow-Origin")
+	}
+	if got := preflight(); got != "" {
+		t.Fatalf("preflight without CORS configured: Access-Control-Allow-Origin %q", got)
+	}
+	rewrite(t, filepath.Join(dir, "serverless.yml"), "  memorySize: 128\n",
+		"  memorySize: 128\n  httpApi:\n    cors: true\n  apiGateway:\n    binaryMediaTypes: ['image/*']\n")
+	if _, err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := preflight(); got != "*" {
+		t.Fatalf("preflight after cors: true: Access-Control-Allow-Origin %q, want *", got)
+	}
+	if got := e.gateway.Config().BinaryMediaTypes; len(got) != 1 || got[0] != "image/*" {
+		t.Fatalf("binary media types after the reload: %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,12 +21,18 @@ import (
 // one line per gateway request — method, path, function:version, status,
 // duration — and the functions' own output, as serverless-offline does.
 // Durations are wall time: they are what the person waiting saw.
+//
+// Each line is one Write, so lines from concurrent requests never mix on a
+// writer that keeps single writes whole (a terminal, a pipe or a file, as
+// os.File does): the request path takes no lock of sluice's.
 type requestLog struct {
 	out    io.Writer
-	mu     sync.Mutex // one line at a time, so lines never interleave
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
+
+// lineBuffers are the request lines' buffers, reused.
+var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // requestNoteKey carries a *requestNote from the request log's handler to
 // the route's target, which fills it.
@@ -69,19 +76,26 @@ func (l *requestLog) handler(next http.Handler) http.Handler {
 		note := &requestNote{}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestNoteKey{}, note)))
-		served := "-"
-		if note.function != "" {
-			served = note.function + ":" + note.version
+		took := roundDuration(time.Since(start))
+		bp := lineBuffers.Get().(*[]byte)
+		b := start.AppendFormat((*bp)[:0], "15:04:05")
+		b = append(append(append(b, ' '), r.Method...), ' ')
+		b = append(append(b, r.URL.RequestURI()...), " → "...)
+		if note.function == "" {
+			b = append(b, '-')
+		} else {
+			b = append(append(append(b, note.function...), ':'), note.version...)
 		}
-		l.printf("%s %s %s → %s %d in %s\n", start.Format("15:04:05"), r.Method, r.URL.RequestURI(), served, rec.status, roundDuration(time.Since(start)))
+		b = append(strconv.AppendInt(append(b, ' '), int64(rec.status), 10), " in "...)
+		b = append(append(b, took.String()...), '\n')
+		l.out.Write(b)
+		*bp = b
+		lineBuffers.Put(bp)
 	})
 }
 
 func (l *requestLog) printf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	io.WriteString(l.out, line)
+	io.WriteString(l.out, fmt.Sprintf(format, args...))
 }
 
 func roundDuration(d time.Duration) time.Duration {
@@ -107,28 +121,52 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// follow prints the functions' output from now on: every line a function
-// writes, prefixed with function:version; Lambda's own START, END and
-// REPORT lines are left to `sluice logs`.
-func (l *requestLog) follow(store *logs.Store, since time.Time, svc *config.Service) {
+// follow prints the functions' output from since on: every line a
+// function writes, prefixed with function:version; Lambda's own START, END
+// and REPORT lines are left to `sluice logs`. service is the service being
+// served; functions a reload adds are followed within a second.
+func (l *requestLog) follow(store *logs.Store, since time.Time, service func() *config.Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
-	for _, f := range svc.Functions {
-		if f.Image != "" {
-			continue
+	followed := map[string]bool{}
+	followNew := func() {
+		svc := service()
+		if svc == nil {
+			return // not serving yet; the next tick looks again
 		}
-		l.done.Add(1)
-		go func() {
-			defer l.done.Done()
-			store.Follow(ctx, logs.GroupName(f.Name), logs.Filter{Since: since}, func(ev logs.Event) {
-				if platformLine(ev.Message) {
-					return
-				}
-				version, _ := logs.StreamVersion(ev.Stream)
-				l.printf("  %s:%s │ %s\n", f.Key, version, strings.ReplaceAll(strings.TrimRight(ev.Message, "\n"), "\r", "\n    "))
-			})
-		}()
+		for _, f := range svc.Functions {
+			if f.Image != "" || followed[f.Name] {
+				continue
+			}
+			followed[f.Name] = true
+			l.done.Add(1)
+			go func() {
+				defer l.done.Done()
+				store.Follow(ctx, logs.GroupName(f.Name), logs.Filter{Since: since}, func(ev logs.Event) {
+					if platformLine(ev.Message) {
+						return
+					}
+					version, _ := logs.StreamVersion(ev.Stream)
+					l.printf("  %s:%s │ %s\n", f.Key, version, strings.ReplaceAll(strings.TrimRight(ev.Message, "\n"), "\r", "\n    "))
+				})
+			}()
+		}
 	}
+	followNew()
+	l.done.Add(1)
+	go func() {
+		defer l.done.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				followNew()
+			}
+		}
+	}()
 }
 
 func (l *requestLog) stop() {

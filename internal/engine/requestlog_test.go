@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,7 +37,7 @@ func (s *syncBuffer) String() string {
 func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
 	dir := shopDir(t)
 	var out syncBuffer
-	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Port: -1, APIPort: -1, Out: logWriter{t}, RequestLog: &out,
+	e, err := Start(Options{Config: filepath.Join(dir, "serverless.yml"), Addr: AnyLoopbackAddr, APIAddr: AnyLoopbackAddr, Out: logWriter{t}, RequestLog: &out,
 		Logger: slog.New(slog.NewTextHandler(logWriter{t}, nil)), Invoke: invoke.Options{StopGrace: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -60,4 +62,21 @@ func TestServePrintsEachRequestAndTheFunctionsOutput(t *testing.T) {
 	}
 	testutil.Eventually(t, "the line of a request no function served", func() bool { return strings.Contains(out.String(), "GET /nowhere → - 404 in ") })
 	t.Log("\n" + out.String())
+}
+
+// BenchmarkRequestLog is what a request line costs on the gateway's path.
+func BenchmarkRequestLog(b *testing.B) {
+	l := &requestLog{out: io.Discard}
+	h := l.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := r.Context().Value(requestNoteKey{}).(*requestNote); ok {
+			n.function, n.version = "api", "3"
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/dev/orders/42?x=1", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
 }

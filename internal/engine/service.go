@@ -46,6 +46,8 @@ type desired struct {
 	alarmSet  *alarmSet // with the canary alarms, which follow deployments (canary.go)
 	groups    []*deploy.Group
 	routes    []gateway.Route // without targets: apply resolves them once the versions exist
+	cors      *gateway.CORS   // provider.httpApi.cors
+	binary    []string        // provider.apiGateway.binaryMediaTypes
 	schedules []scheduled
 	other     []otherEvent
 	skipped   []string // functions not run locally, with why
@@ -72,7 +74,7 @@ type otherEvent struct{ typ, function, path string }
 // the code each function would run, deployment groups, routes and
 // schedules. Every error is reported, joined; nothing is changed.
 func (e *Engine) plan(svc *config.Service) (*desired, error) {
-	d := &desired{svc: svc}
+	d := &desired{svc: svc, cors: httpAPICORS(svc), binary: svc.Provider.BinaryMediaTypes}
 	var errs []error
 
 	// Alarms first: deployment groups name them.
@@ -219,7 +221,7 @@ func (e *Engine) apply(d *desired) ([]Published, error) {
 		return nil, err
 	}
 	e.deployer.SetGroups(d.groups)
-	if err := e.gateway.SetRoutes(routes); err != nil {
+	if err := e.gateway.Set(gateway.Config{Routes: routes, HTTPAPICORS: d.cors, BinaryMediaTypes: d.binary}); err != nil {
 		return nil, fmt.Errorf("the service's http/httpApi routes: %w", err)
 	}
 	e.startSchedules(d.schedules)
@@ -413,8 +415,7 @@ func (e *Engine) startSchedules(list []scheduled) {
 // error is refused whole and changes nothing. Functions with a deployment
 // group keep their alias where it is: shifting traffic to the new version
 // is a deployment's job (PublishAndDeploy). Functions without one are live
-// at once (their routes follow the latest version). The gateway's CORS and
-// binary media types are those of the start.
+// at once (their routes follow the latest version).
 func (e *Engine) Reload() ([]Published, error) {
 	svc, err := e.load()
 	if err != nil {

@@ -37,6 +37,7 @@ type CodeDeploy interface {
 	ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error)
 	GetDeploymentTarget(context.Context, *codedeploy.GetDeploymentTargetInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentTargetOutput, error)
 	StopDeployment(context.Context, *codedeploy.StopDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.StopDeploymentOutput, error)
+	CreateDeployment(context.Context, *codedeploy.CreateDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error)
 }
 
 // CloudWatch is the part of the CloudWatch API a Follower calls.
@@ -105,8 +106,10 @@ type Event struct {
 
 // AlarmState is one alarm of the deployment's group.
 type AlarmState struct {
-	Name, State, Reason string
-	Updated             time.Time
+	Name    string    `json:"name"`
+	State   string    `json:"state"`
+	Reason  string    `json:"reason"`
+	Updated time.Time `json:"updated"`
 }
 
 // StackState is the stack as the last poll saw it.
@@ -420,56 +423,12 @@ func (f *Follower) find(ctx context.Context, since time.Time) ([]string, error) 
 
 // discoverGroups reads the stack's CodeDeploy application(s) and groups.
 func (f *Follower) discoverGroups(ctx context.Context) error {
-	out, err := f.c.CloudFormation.DescribeStackResources(ctx, &cfn.DescribeStackResourcesInput{StackName: &f.opts.Stack})
+	st, err := OpenStack(ctx, f.c, f.opts.Stack)
 	if err != nil {
-		return fmt.Errorf("read the resources of stack %s: %w", f.opts.Stack, err)
+		return err
 	}
-	var apps []string
-	groups := map[string]bool{}
-	for _, r := range out.StackResources {
-		if r.PhysicalResourceId == nil {
-			continue
-		}
-		switch deref(r.ResourceType) {
-		case "AWS::CodeDeploy::Application":
-			apps = append(apps, *r.PhysicalResourceId)
-		case "AWS::CodeDeploy::DeploymentGroup":
-			groups[*r.PhysicalResourceId] = true
-		}
-	}
-	if len(groups) == 0 {
-		return fmt.Errorf("stack %s has no CodeDeploy deployment group: was it packaged with sluice (or the canary plugin)?", f.opts.Stack)
-	}
-	// A group's physical id is its name; its application comes from listing each application's groups.
-	for _, app := range apps {
-		in := &codedeploy.ListDeploymentGroupsInput{ApplicationName: &app}
-		for {
-			lo, err := f.c.CodeDeploy.ListDeploymentGroups(ctx, in)
-			if err != nil {
-				return fmt.Errorf("list the deployment groups of application %s: %w", app, err)
-			}
-			for _, g := range lo.DeploymentGroups {
-				if groups[g] {
-					f.groups[g] = groupInfo{application: app}
-				}
-			}
-			if lo.NextToken == nil {
-				break
-			}
-			in.NextToken = lo.NextToken
-		}
-	}
-	for name, gi := range f.groups {
-		out, err := f.c.CodeDeploy.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{ApplicationName: &gi.application, DeploymentGroupName: &name})
-		if err != nil {
-			return fmt.Errorf("read deployment group %s: %w", name, err)
-		}
-		if ac := out.DeploymentGroupInfo.AlarmConfiguration; ac != nil && ac.Enabled {
-			for _, a := range ac.Alarms {
-				gi.alarms = append(gi.alarms, deref(a.Name))
-			}
-		}
-		f.groups[name] = gi
+	for _, g := range st.Groups {
+		f.groups[g.Name] = groupInfo{application: g.Application, alarms: g.Alarms}
 	}
 	return nil
 }

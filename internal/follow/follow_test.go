@@ -295,3 +295,7 @@ func TestResult(t *testing.T) {
 		}
 	}
 }
+
+func (a *fakeAWS) CreateDeployment(context.Context, *codedeploy.CreateDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error) {
+	return nil, errors.New("a follow never creates a deployment")
+}

@@ -33,6 +33,7 @@ type DeploymentSummary struct {
 	TargetVersion        string       `json:"targetVersion,omitempty"`
 	TargetWeight         float64      `json:"targetVersionWeight"`
 	Status               string       `json:"status"`
+	Creator              string       `json:"creator,omitempty"`
 	ErrorCode            string       `json:"errorCode,omitempty"`
 	ErrorMessage         string       `json:"errorMessage,omitempty"`
 	RollbackDeploymentID string       `json:"rollbackDeploymentId,omitempty"`
@@ -72,7 +73,7 @@ func Summarize(r Report) Summary {
 	for _, d := range r.Deployments {
 		ds := DeploymentSummary{DeploymentID: d.ID, Application: d.Application, Group: d.Group, Config: d.Config,
 			Function: d.Function, Alias: d.Alias, CurrentVersion: d.CurrentVersion, TargetVersion: d.TargetVersion,
-			TargetWeight: d.TargetWeight, Status: string(d.Status), ErrorCode: d.ErrorCode, ErrorMessage: d.ErrorMessage,
+			TargetWeight: d.TargetWeight, Status: string(d.Status), Creator: d.Creator, ErrorCode: d.ErrorCode, ErrorMessage: d.ErrorMessage,
 			RollbackDeploymentID: d.RollbackDeploymentID, CreateTime: d.CreateTime, Alarms: d.Alarms, ConsoleURL: d.ConsoleURL}
 		if !d.CompleteTime.IsZero() {
 			t := d.CompleteTime

@@ -53,13 +53,10 @@ type Options struct {
 	Stage string
 	// Region and Account appear in the request context.
 	Region, Account string
-	// BinaryMediaTypes are the REST API's binary media types
-	// (provider.apiGateway.binaryMediaTypes): request bodies of these types
-	// reach the function base64-encoded. HTTP APIs encode every body that is
-	// not text, without configuration.
+	// BinaryMediaTypes and HTTPAPICORS are the APIs' settings until Set
+	// replaces them (see Config).
 	BinaryMediaTypes []string
-	// HTTPAPICORS, when set, is the HTTP API's CORS configuration.
-	HTTPAPICORS *CORS
+	HTTPAPICORS      *CORS
 	// IntegrationTimeout overrides both APIs' integration timeouts (tests).
 	IntegrationTimeout time.Duration
 	// Clock stamps requestTime (default clock.Real()).
@@ -76,9 +73,25 @@ type Gateway struct {
 	tables atomic.Pointer[tables]
 }
 
+// tables is what the gateway serves, swapped whole by Set: the compiled
+// routes and the APIs' settings.
 type tables struct {
 	rest, httpAPI *table
 	all           []Route
+	cors          *CORS    // the HTTP API's, or nil
+	binary        []string // the REST API's binary media types
+}
+
+// Config is what the gateway serves.
+type Config struct {
+	Routes []Route
+	// BinaryMediaTypes are the REST API's binary media types
+	// (provider.apiGateway.binaryMediaTypes): request bodies of these types
+	// reach the function base64-encoded. HTTP APIs encode every body that is
+	// not text, without configuration.
+	BinaryMediaTypes []string
+	// HTTPAPICORS, when set, is the HTTP API's CORS configuration.
+	HTTPAPICORS *CORS
 }
 
 // New returns a gateway with no routes.
@@ -99,24 +112,32 @@ func New(opts Options) *Gateway {
 		opts.Logger = slog.Default()
 	}
 	g := &Gateway{opts: opts, prefix: "/" + opts.Stage, clock: opts.Clock, log: opts.Logger}
-	g.tables.Store(&tables{rest: &table{root: &node{resource: "/"}}, httpAPI: &table{root: &node{resource: "/"}}})
+	g.tables.Store(&tables{rest: &table{root: &node{resource: "/"}}, httpAPI: &table{root: &node{resource: "/"}},
+		cors: opts.HTTPAPICORS, binary: opts.BinaryMediaTypes})
 	return g
 }
 
-// SetRoutes replaces the route table at once: requests already matched
-// finish on the old routes, later ones see the new.
-func (g *Gateway) SetRoutes(routes []Route) error {
-	for i := range routes {
-		if routes[i].Target == nil {
-			return errors.New("route " + routes[i].RouteKey() + " has no target")
+// Set replaces what the gateway serves at once: requests already matched
+// finish on the old routes and settings, later ones see the new.
+func (g *Gateway) Set(c Config) error {
+	for i := range c.Routes {
+		if c.Routes[i].Target == nil {
+			return errors.New("route " + c.Routes[i].RouteKey() + " has no target")
 		}
 	}
-	t, err := compileTables(routes)
+	t, err := compileTables(c.Routes)
 	if err != nil {
 		return err
 	}
+	t.cors, t.binary = c.HTTPAPICORS, append([]string(nil), c.BinaryMediaTypes...)
 	g.tables.Store(t)
 	return nil
+}
+
+// SetRoutes replaces the routes, keeping the APIs' settings.
+func (g *Gateway) SetRoutes(routes []Route) error {
+	t := g.tables.Load()
+	return g.Set(Config{Routes: routes, HTTPAPICORS: t.cors, BinaryMediaTypes: t.binary})
 }
 
 // CheckRoutes reports what SetRoutes would refuse in routes (conflicting
@@ -141,6 +162,12 @@ func compileTables(routes []Route) (*tables, error) {
 		return nil, err
 	}
 	return &tables{rest: rest, httpAPI: httpAPI, all: append([]Route(nil), routes...)}, nil
+}
+
+// Config returns what the gateway serves.
+func (g *Gateway) Config() Config {
+	t := g.tables.Load()
+	return Config{Routes: t.all, HTTPAPICORS: t.cors, BinaryMediaTypes: t.binary}
 }
 
 // Routes returns the routes being served.
@@ -207,7 +234,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n == nil {
 		kind = HTTPAPI
-		if c := g.opts.HTTPAPICORS; c != nil && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if c := t.cors; c != nil && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			c.preflight(w, r)
 			return
 		}
@@ -257,7 +284,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rc := requestCtx{g: g, r: r, route: route, node: n, ps: &ps, body: body, id: runtime.NewRequestID(), now: g.clock.Now()}
+	rc := requestCtx{g: g, api: t, r: r, route: route, node: n, ps: &ps, body: body, id: runtime.NewRequestID(), now: g.clock.Now()}
 	if kind == REST {
 		g.serveREST(w, &rc)
 	} else {
@@ -268,6 +295,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // requestCtx is what both payload formats are built from.
 type requestCtx struct {
 	g     *Gateway
+	api   *tables // what the gateway served when the request came
 	r     *http.Request
 	route *Route
 	node  *node // nil for the catch-all route
@@ -415,15 +443,15 @@ func isText(contentType string) bool {
 }
 
 // isBinary reports whether contentType is one of the REST API's binary media types.
-func (g *Gateway) isBinary(contentType string) bool {
-	if len(g.opts.BinaryMediaTypes) == 0 || contentType == "" {
+func (t *tables) isBinary(contentType string) bool {
+	if len(t.binary) == 0 || contentType == "" {
 		return false
 	}
 	ct := strings.ToLower(contentType)
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = strings.TrimSpace(ct[:i])
 	}
-	for _, b := range g.opts.BinaryMediaTypes {
+	for _, b := range t.binary {
 		b = strings.ToLower(b)
 		switch {
 		case b == "*/*" || b == ct:

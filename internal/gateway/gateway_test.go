@@ -349,8 +349,9 @@ func TestHTTPAPICORS(t *testing.T) {
 	cors := DefaultHTTPAPICORS
 	cors.AllowOrigins = []string{"https://shop.example"}
 	cors.ExposeHeaders = []string{"X-Total"}
-	g := New(Options{HTTPAPICORS: &cors})
-	if err := g.SetRoutes(testRoutes(t, iv)); err != nil {
+	g := New(Options{})
+	routes := testRoutes(t, iv)
+	if err := g.Set(Config{Routes: routes, HTTPAPICORS: &cors}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(g)
@@ -387,5 +388,12 @@ func TestHTTPAPICORS(t *testing.T) {
 	// REST routes are not affected: their CORS is the function's business.
 	if resp := do("GET", "/dev/orders/1", "https://shop.example", ""); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("REST route got HTTP API CORS headers: %v", resp.Header)
+	}
+	// A configuration without CORS, set while serving, takes it away.
+	if err := g.Set(Config{Routes: routes}); err != nil {
+		t.Fatal(err)
+	}
+	if resp := do("GET", "/items/1", "https://shop.example", ""); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("cross-origin GET after CORS was removed: %d %v", resp.StatusCode, resp.Header)
 	}
 }

@@ -83,7 +83,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, rc *requestCtx) {
 	}
 	full := restEvent{APIGatewayProxyRequest: ev}
 	if len(rc.body) > 0 {
-		full.IsBase64Encoded = g.isBinary(r.Header.Get("Content-Type"))
+		full.IsBase64Encoded = rc.api.isBinary(r.Header.Get("Content-Type"))
 		b := encodeBody(rc.body, full.IsBase64Encoded)
 		full.Body = &b
 	}
@@ -402,7 +402,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	if out.simple {
 		h["Content-Type"] = jsonType
 	}
-	if c := g.opts.HTTPAPICORS; c != nil {
+	if c := rc.api.cors; c != nil {
 		c.decorate(h, r)
 	}
 	h["Apigw-Requestid"] = []string{rc.id}

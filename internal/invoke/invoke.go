@@ -71,6 +71,12 @@ var (
 // reservedConcurrency may use: Lambda's default account limit.
 const DefaultConcurrency = 1000
 
+// DefaultEnvironmentIdleTimeout is how long an idle execution environment
+// is kept. Lambda keeps one warm for minutes, at no cost to anyone's
+// laptop; here each holds a process and tens to hundreds of MB, so idle
+// ones go sooner (the next request has a cold start, as on Lambda).
+const DefaultEnvironmentIdleTimeout = 2 * time.Minute
+
 // Options configure an Invoker.
 type Options struct {
 	Registry *registry.Registry
@@ -93,7 +99,7 @@ type Options struct {
 	// (default DefaultConcurrency).
 	DefaultConcurrency int
 	// EnvironmentIdleTimeout stops execution environments idle this long
-	// (real time; default 10 minutes, about how long Lambda keeps one warm).
+	// (real time; default DefaultEnvironmentIdleTimeout).
 	EnvironmentIdleTimeout time.Duration
 	// PoolIdleTimeout closes the pool of a version that no alias points at
 	// and that is not the latest, once it has run nothing for this long
@@ -170,7 +176,7 @@ func New(opts Options) *Invoker {
 		opts.DefaultConcurrency = DefaultConcurrency
 	}
 	if opts.EnvironmentIdleTimeout <= 0 {
-		opts.EnvironmentIdleTimeout = 10 * time.Minute
+		opts.EnvironmentIdleTimeout = DefaultEnvironmentIdleTimeout
 	}
 	if opts.PoolIdleTimeout <= 0 {
 		opts.PoolIdleTimeout = time.Minute

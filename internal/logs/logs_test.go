@@ -354,3 +354,38 @@ func TestLogsArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A function that floods its output cannot fill the disk: past the cap its
+// events are dropped, one line says so, and the platform's lines still go in.
+func TestStreamCap(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{MaxStreamBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Create(GroupName("fn"), "2026/01/01/[1]abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(strings.Repeat("x", 100))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 1000 {
+		w.Append(now, line)
+	}
+	w.AppendPlatform(now, []byte("REPORT RequestId: r1"))
+	w.Close()
+	events, err := s.Events(GroupName("fn"), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size, notices int
+	for _, e := range events {
+		size += len(e.Message)
+		if strings.Contains(e.Message, "reached its cap") {
+			notices++
+		}
+	}
+	if size > 5<<10 || notices != 1 || events[len(events)-1].Message != "REPORT RequestId: r1" {
+		t.Fatalf("%d events, %d bytes, %d notices, last %q", len(events), size, notices, events[len(events)-1].Message)
+	}
+}

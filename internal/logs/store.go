@@ -42,7 +42,15 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives write failures (default slog.Default()).
 	Logger *slog.Logger
+	// MaxStreamBytes caps a stream's size (default DefaultMaxStreamBytes),
+	// so a function that floods its output cannot fill the disk.
+	MaxStreamBytes int64
 }
+
+// DefaultMaxStreamBytes is the default cap on a log stream. An
+// environment's stream lives as long as the environment: at CloudWatch
+// Logs' ingestion rates that is far more than a function writes.
+const DefaultMaxStreamBytes = 64 << 20
 
 // Store is a directory of log groups and streams. It is safe for concurrent use.
 type Store struct {
@@ -70,6 +78,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("logs: make the log directory %s private: %w", dir, err)
+	}
+	if opts.MaxStreamBytes <= 0 {
+		opts.MaxStreamBytes = DefaultMaxStreamBytes
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 100 * time.Millisecond

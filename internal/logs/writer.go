@@ -21,6 +21,8 @@ type Writer struct {
 	dirty  bool
 	err    error // first write error; later writes are dropped
 	closed bool
+	size   int64 // bytes in the stream, for the cap
+	capped bool  // the cap was reached: the function's events are dropped
 }
 
 // Create opens the stream for appending, creating its group and file as
@@ -40,6 +42,9 @@ func (s *Store) Create(group, stream string) (*Writer, error) {
 		return nil, fmt.Errorf("logs: create log stream %s in %s: %w", stream, group, err)
 	}
 	w := &Writer{store: s, group: group, stream: stream, f: f, buf: bufio.NewWriterSize(f, 32<<10)}
+	if st, err := f.Stat(); err == nil {
+		w.size = st.Size()
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -59,17 +64,30 @@ func (w *Writer) Stream() string { return w.stream }
 
 // Append adds one event with timestamp t. Line breaks in msg become carriage
 // returns so the event stays one line. Write errors are kept and reported by
-// Flush and Close rather than on every event.
-func (w *Writer) Append(t time.Time, msg []byte) { appendEvent(w, t, msg) }
+// Flush and Close rather than on every event. Once the stream holds
+// Options.MaxStreamBytes, events are dropped (one line says so).
+func (w *Writer) Append(t time.Time, msg []byte) { appendEvent(w, t, msg, false) }
 
 // AppendString is Append for a string message.
-func (w *Writer) AppendString(t time.Time, msg string) { appendEvent(w, t, msg) }
+func (w *Writer) AppendString(t time.Time, msg string) { appendEvent(w, t, msg, false) }
 
-func appendEvent[M string | []byte](w *Writer, t time.Time, msg M) {
+// AppendPlatform is Append for the platform's own lines (START, END,
+// REPORT), which are written past the cap: tools read them to find
+// invocations.
+func (w *Writer) AppendPlatform(t time.Time, msg []byte) { appendEvent(w, t, msg, true) }
+
+func appendEvent[M string | []byte](w *Writer, t time.Time, msg M, platform bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed || w.err != nil {
 		return
+	}
+	if !platform && w.size+int64(len(msg)) > w.store.opts.MaxStreamBytes {
+		if w.capped {
+			return
+		}
+		w.capped = true
+		msg = M(fmt.Sprintf("sluice: this log stream reached its cap of %d MB; the function's further output is dropped (CloudWatch Logs would throttle it)", w.store.opts.MaxStreamBytes>>20))
 	}
 	// Build the line in the buffer's free space: no allocation while the
 	// buffer has room, which is almost always.
@@ -84,6 +102,7 @@ func appendEvent[M string | []byte](w *Writer, t time.Time, msg M) {
 		}
 	}
 	b = append(b, '\n')
+	w.size += int64(len(b))
 	if _, err := w.buf.Write(b); err != nil {
 		w.err = fmt.Errorf("logs: write %s %s: %w", w.group, w.stream, err)
 	}

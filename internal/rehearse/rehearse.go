@@ -207,6 +207,6 @@ func tempState() (string, func(), error) {
 // startEngine serves the service on temporary state.
 func startEngine(opts Options, stateDir string, scale float64) (*engine.Engine, error) {
 	l := opts.Load
-	return engine.Start(engine.Options{Config: opts.Config, Stage: l.Stage, Region: l.Region, Params: l.Params, Vars: l.Vars, StateDir: stateDir, Port: -1, APIPort: -1,
+	return engine.Start(engine.Options{Config: opts.Config, Stage: l.Stage, Region: l.Region, Params: l.Params, Vars: l.Vars, StateDir: stateDir, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr,
 		TimeScale: scale, Out: io.Discard, Logger: opts.Logger})
 }

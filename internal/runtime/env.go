@@ -244,6 +244,22 @@ func (e *env) peakMemoryMB(now time.Time) int {
 	return e.mem.peakMB(now)
 }
 
+// exitErrorType classifies an exit: Runtime.OutOfMemory when a signal
+// ended a process that had reached about its memorySize (V8 aborts at its
+// heap limit; a kernel or cgroup OOM kill is SIGKILL), else Runtime.ExitError.
+func (e *env) exitErrorType() string {
+	if e.cmd == nil || e.cmd.ProcessState == nil {
+		return ErrorTypeExit
+	}
+	ws, ok := e.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() &&
+		(ws.Signal() == syscall.SIGKILL || ws.Signal() == syscall.SIGABRT) &&
+		e.maxRSSKB/1024 >= e.pool.spec.MemoryMB*8/10 {
+		return ErrorTypeOutOfMemory
+	}
+	return ErrorTypeExit
+}
+
 // exitMessage describes how the process ended, in Lambda's words.
 func (e *env) exitMessage() string {
 	if e.exitErr == nil {

@@ -61,19 +61,20 @@ func (e *env) invoke(inv *Invocation, res *Result) (dispatched, reusable bool) {
 		b = append(b, '\n')
 	case ErrorTypeExit:
 		status = "error"
+		et := e.exitErrorType()
 		msg := "RequestId: " + c.id + " Error: " + e.exitMessage()
-		res.FunctionError, res.ErrorType = FunctionErrorUnhandled, ErrorTypeExit
-		res.Payload = errorJSON(ErrorTypeExit, msg)
+		res.FunctionError, res.ErrorType = FunctionErrorUnhandled, et
+		res.Payload = errorJSON(et, msg)
 		b = append(b, msg...)
 		b = append(b, '\n')
-		b = append(b, ErrorTypeExit...)
+		b = append(b, et...)
 		b = append(b, '\n')
 	}
 	b = appendEnd(b, c.id)
 	b = append(b, '\n')
 	b = appendReport(b, res, status, failure)
 	e.line = b
-	e.out.platform(b)
+	e.out.finish(b)
 	return true, reusable
 }
 

@@ -38,7 +38,17 @@ type output struct {
 	drain   func(fd uintptr) // drainLocked as a RawConn.Control callback, made once
 	buf     []byte           // read buffer
 	partial []byte           // an unfinished line carried to the next read
+	// Between an invocation's REPORT and the next START the function is
+	// not running on Lambda (its environment is frozen), so what it prints
+	// then (a timer, an unawaited promise) appears after the next START.
+	// It is held here meanwhile, and dropped if no invocation follows.
+	ended     bool
+	held      [][]byte
+	heldBytes int
 }
+
+// maxHeldBytes bounds the output held between invocations.
+const maxHeldBytes = 256 << 10
 
 func newOutput(pipe *os.File, w *logs.Writer, clk clock.Clock) (*output, error) {
 	raw, err := pipe.SyscallConn()
@@ -121,10 +131,19 @@ func (o *output) flushPartialLocked() {
 	}
 }
 
+// appendLocked logs a line of the function's.
 func (o *output) appendLocked(t time.Time, line []byte) {
-	if o.w != nil {
-		o.w.Append(t, line)
+	if o.w == nil {
+		return
 	}
+	if o.ended {
+		if o.heldBytes+len(line) <= maxHeldBytes {
+			o.held = append(o.held, append([]byte(nil), line...))
+			o.heldBytes += len(line)
+		}
+		return
+	}
+	o.w.Append(t, line)
 }
 
 // platform logs sluice's own lines ('\n'-separated) after everything the
@@ -138,23 +157,44 @@ func (o *output) platform(lines []byte) {
 	o.linesNowLocked(lines)
 }
 
+// finish logs the lines that end an invocation (END, REPORT); what the
+// function prints after them is held for the next invocation.
+func (o *output) finish(lines []byte) {
+	o.platform(lines)
+	o.mu.Lock()
+	o.ended = true
+	o.mu.Unlock()
+}
+
 // start logs a START line. It needs no drain: the function cannot print
 // for this invocation before it has the event, and whatever it printed late
 // for the previous one may land after START, as it does on Lambda.
 func (o *output) start(line []byte) {
 	o.mu.Lock()
 	o.linesNowLocked(line)
+	if o.ended {
+		o.ended = false
+		now := o.clock.Now()
+		for _, l := range o.held {
+			o.w.Append(now, l)
+		}
+		o.held, o.heldBytes = o.held[:0], 0
+	}
 	o.mu.Unlock()
 }
 
+// linesNowLocked logs sluice's own lines.
 func (o *output) linesNowLocked(lines []byte) {
+	if o.w == nil {
+		return
+	}
 	now := o.clock.Now()
 	for len(lines) > 0 {
 		nl := bytes.IndexByte(lines, '\n')
 		if nl < 0 {
 			nl = len(lines)
 		}
-		o.appendLocked(now, lines[:nl])
+		o.w.AppendPlatform(now, lines[:nl])
 		lines = lines[min(nl+1, len(lines)):]
 	}
 }

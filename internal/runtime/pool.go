@@ -185,6 +185,11 @@ func NewPool(spec Spec, opts Options) (*Pool, error) {
 			script = pythonBootstrap
 		}
 		p.argv = []string{interp, filepath.Join(runtimeDir, script)}
+		if fam == familyNode {
+			// memorySize bounds the JavaScript heap, as Lambda's Node.js
+			// runtime does (90% of it: the rest is node itself).
+			p.argv = []string{interp, "--max-old-space-size=" + itoa(spec.MemoryMB*9/10), filepath.Join(runtimeDir, script)}
+		}
 		p.unixSocket = true
 	case familyProvided:
 		// Lambda's custom runtimes have no runtime directory of their own.
@@ -519,7 +524,8 @@ func (p *Pool) coldStart(ctx context.Context, res *Result) (*env, error) {
 	case <-e.initFailed:
 		p.failInit(e, res, e.initFailure.errorType, e.initFailure.payload, time.Since(e.startedAt), "error")
 	case <-e.exited:
-		p.failInit(e, res, ErrorTypeExit, errorJSON(ErrorTypeExit,
+		et := e.exitErrorType()
+		p.failInit(e, res, et, errorJSON(et,
 			"RequestId: "+res.RequestID+" Error: "+e.exitMessage()), time.Since(e.startedAt), "error")
 	case <-initTimer.C:
 		e.kill()
@@ -554,7 +560,7 @@ func (p *Pool) failInit(e *env, res *Result, errorType string, payload []byte, i
 	b = append(b, '\n')
 	b = appendReport(b, res, status, errorType)
 	b = append(b, '\n')
-	e.out.platform(b)
+	e.out.finish(b)
 	if e.pid == 0 {
 		// Never started: only the log pipe is open.
 		e.stop(0)

@@ -12,6 +12,9 @@ const (
 	ErrorTypeTimeout = "Sandbox.Timedout"
 	// ErrorTypeExit: the runtime process exited (or crashed) mid-invocation or during init.
 	ErrorTypeExit = "Runtime.ExitError"
+	// ErrorTypeOutOfMemory: the runtime process died of its memory limit
+	// (Node's heap limit, or a kill once it held about its memorySize).
+	ErrorTypeOutOfMemory = "Runtime.OutOfMemory"
 	// ErrorTypeInvalidEntrypoint: the runtime program could not be started.
 	ErrorTypeInvalidEntrypoint = "Runtime.InvalidEntrypoint"
 	// ErrorTypeResponseTooLarge: the response exceeded MaxResponseBytes.
