@@ -354,3 +354,65 @@ func TestLogsArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The per-stream cap: the function's events stop at it after one marker,
+// platform events go on, and a continued stream counts what it holds.
+func TestStreamCap(t *testing.T) {
+	const max = 4096
+	s := openStore(t, Options{MaxStreamBytes: max})
+	w := create(t, s, "/aws/lambda/cap", "s1")
+	line := strings.Repeat("a", 100)
+	for range 100 { // 13 KB of lines
+		w.AppendString(epoch, line)
+	}
+	w.AppendPlatform(epoch, []byte("REPORT RequestId: 1"))
+	w.AppendString(epoch, "dropped")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (lines, markers, reports int, size int64) {
+		evs, err := s.Events("/aws/lambda/cap", Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			switch {
+			case e.Message == line:
+				lines++
+			case strings.Contains(e.Message, "reached its"):
+				markers++
+			case strings.HasPrefix(e.Message, "REPORT"):
+				reports++
+			default:
+				t.Errorf("unexpected event %q", e.Message)
+			}
+		}
+		fi, err := os.Stat(s.streamPath("/aws/lambda/cap", "s1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lines, markers, reports, fi.Size()
+	}
+	lines, markers, reports, size := count()
+	if lines == 0 || lines > max/100 || markers != 1 || reports != 1 || size > max+300 {
+		t.Fatalf("%d lines, %d markers, %d reports, %d bytes: want under %d bytes of lines, one marker, the REPORT", lines, markers, reports, size, max)
+	}
+	// Reopened, the stream is still full.
+	w = create(t, s, "/aws/lambda/cap", "s1")
+	w.AppendString(epoch, line)
+	w.Close()
+	if l2, m2, _, _ := count(); l2 != lines || m2 != 2 {
+		t.Fatalf("after reopening: %d lines, %d markers; want %d lines and a second marker", l2, m2, lines)
+	}
+}
+
+func TestLongEventIsTruncated(t *testing.T) {
+	s := openStore(t, Options{})
+	w := create(t, s, "/aws/lambda/long", "s1")
+	w.AppendString(epoch, strings.Repeat("x", 300<<10))
+	w.Close()
+	evs, err := s.Events("/aws/lambda/long", Filter{})
+	if err != nil || len(evs) != 1 || len(evs[0].Message) != MaxEventBytes {
+		t.Fatalf("%v: %d events, want one of %d bytes", err, len(evs), MaxEventBytes)
+	}
+}

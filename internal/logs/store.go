@@ -42,7 +42,22 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives write failures (default slog.Default()).
 	Logger *slog.Logger
+	// MaxStreamBytes caps a stream's file (default DefaultMaxStreamBytes;
+	// negative: no cap). Past it a stream takes only platform lines
+	// (AppendPlatform), so a function that floods its output cannot fill
+	// the disk while its invocations stay visible.
+	MaxStreamBytes int64
 }
+
+// DefaultMaxStreamBytes is the default per-stream cap: 100 MB, far above
+// what a development session's environment writes, yet small enough that a
+// runaway loop printing stays harmless.
+const DefaultMaxStreamBytes = 100 << 20
+
+// MaxEventBytes is the largest event message: CloudWatch Logs' 256 KB
+// event limit (262,144 bytes, less its 26 bytes of per-event overhead).
+// Longer messages are truncated, as Lambda truncates a line that long.
+const MaxEventBytes = 256<<10 - 26
 
 // Store is a directory of log groups and streams. It is safe for concurrent use.
 type Store struct {
@@ -79,6 +94,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.MaxStreamBytes == 0 {
+		opts.MaxStreamBytes = DefaultMaxStreamBytes
 	}
 	s := &Store{
 		dir:     dir,
