@@ -41,7 +41,7 @@ func service(b *testing.B) string {
 	return dir
 }
 
-func benchSnapshot(b *testing.B, filtered bool) {
+func benchSnapshot(b *testing.B, filtered, warm bool) {
 	dir := service(b)
 	svc, _, err := config.Load(dir, config.Options{})
 	if err != nil {
@@ -57,10 +57,8 @@ func benchSnapshot(b *testing.B, filtered bool) {
 	}
 	var last registry.SnapshotProgress
 	opts.Progress = func(p registry.SnapshotProgress) { last = p }
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		state := b.TempDir() // a first start: nothing stored yet
+	open := func() (*registry.Registry, func()) {
+		state := b.TempDir()
 		db, err := store.Open(state)
 		if err != nil {
 			b.Fatal(err)
@@ -69,17 +67,37 @@ func benchSnapshot(b *testing.B, filtered bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
+		return reg, func() { db.Close() }
+	}
+	var reg *registry.Registry
+	if warm { // a restart: every file is stored already
+		r, closeDB := open()
+		defer closeDB()
+		if _, err := r.SnapshotWith(dir, opts); err != nil {
+			b.Fatal(err)
+		}
+		reg = r
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		closeDB := func() {}
+		if !warm { // a first start: nothing stored yet
+			b.StopTimer()
+			reg, closeDB = open()
+			b.StartTimer()
+		}
 		if _, err := reg.SnapshotWith(dir, opts); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		db.Close()
+		closeDB()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(last.Files), "files")
 	b.ReportMetric(float64(last.Bytes)/1e6, "MB")
 }
 
-func BenchmarkSnapshotEveryFile(b *testing.B)      { benchSnapshot(b, false) }
-func BenchmarkSnapshotAsTheFramework(b *testing.B) { benchSnapshot(b, true) }
+func BenchmarkSnapshotEveryFile(b *testing.B)             { benchSnapshot(b, false, false) }
+func BenchmarkSnapshotAsTheFramework(b *testing.B)        { benchSnapshot(b, true, false) }
+func BenchmarkRestartSnapshotEveryFile(b *testing.B)      { benchSnapshot(b, false, true) }
+func BenchmarkRestartSnapshotAsTheFramework(b *testing.B) { benchSnapshot(b, true, true) }

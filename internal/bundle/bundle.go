@@ -43,9 +43,13 @@ type Rule struct {
 	Exclude bool
 }
 
-// Rules decide a function's files; later rules win.
+// Rules decide a function's files; later rules win, and the
+// devDependencies, excluded last, win over all.
 type Rules struct {
 	rules []Rule
+	// devDirs and devFiles are the devDependencies' directories and bin
+	// links: hundreds of literal paths, looked up rather than matched.
+	devDirs, devFiles map[string]bool
 	// Key identifies the rules: functions with equal keys share one snapshot.
 	Key string
 }
@@ -59,13 +63,28 @@ func (r *Rules) Include(rel string) bool {
 			in = !ru.Exclude
 		}
 	}
-	return in
+	return in && !r.devDependency(rel)
+}
+
+func (r *Rules) devDependency(rel string) bool {
+	if r.devFiles[rel] {
+		return true
+	}
+	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if r.devDirs[dir] {
+			return true
+		}
+	}
+	return false
 }
 
 // Prune reports whether every file below the directory rel is excluded, so
 // a walk need not enter it: an exclusion covers the whole directory and no
 // later inclusion can reach into it.
 func (r *Rules) Prune(rel string) bool {
+	if r.devDirs[rel] {
+		return true
+	}
 	for i := len(r.rules) - 1; i >= 0; i-- {
 		ru := r.rules[i]
 		if !ru.Exclude {
@@ -149,20 +168,31 @@ func ForFunction(svc *config.Service, f *config.Function, devExcludes []string) 
 	if v, ok := sp["excludeDevDependencies"]; ok && v != nil {
 		excludeDev = jsvalue.Truthy(v)
 	}
+	r.devDirs, r.devFiles = map[string]bool{}, map[string]bool{}
 	if excludeDev {
 		for _, p := range devExcludes {
-			r.rules = append(r.rules, Rule{Pattern: p, Exclude: true})
+			if dir, ok := strings.CutSuffix(p, "/**"); ok {
+				r.devDirs[dir] = true
+			} else {
+				r.devFiles[p] = true
+			}
 		}
 	}
 	var key strings.Builder
 	for _, ru := range r.rules {
 		fmt.Fprintf(&key, "%v %s\n", ru.Exclude, ru.Pattern)
 	}
+	if excludeDev {
+		for _, p := range devExcludes {
+			fmt.Fprintf(&key, "dev %s\n", p)
+		}
+	}
 	r.Key = key.String()
 	return r, warnings
 }
 
-// DevDependencies returns exclusion patterns for the packages of dir's
+// DevDependencies returns exclusion patterns (dir/** and literal bin
+// links, no other globs) for the packages of dir's
 // node_modules that only devDependencies need, read from package-lock.json
 // (or npm's hidden node_modules/.package-lock.json): the packages npm marks
 // "dev", and their .bin links, as the framework excludes what `npm ls --dev`

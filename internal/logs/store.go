@@ -42,17 +42,15 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives write failures (default slog.Default()).
 	Logger *slog.Logger
-	// MaxStreamBytes caps a stream's file (default DefaultMaxStreamBytes;
-	// negative: no cap). Past it a stream takes only platform lines
-	// (AppendPlatform), so a function that floods its output cannot fill
-	// the disk while its invocations stay visible.
+	// MaxStreamBytes caps a stream's size (default DefaultMaxStreamBytes),
+	// so a function that floods its output cannot fill the disk.
 	MaxStreamBytes int64
 }
 
-// DefaultMaxStreamBytes is the default per-stream cap: 100 MB, far above
-// what a development session's environment writes, yet small enough that a
-// runaway loop printing stays harmless.
-const DefaultMaxStreamBytes = 100 << 20
+// DefaultMaxStreamBytes is the default cap on a log stream. An
+// environment's stream lives as long as the environment: at CloudWatch
+// Logs' ingestion rates that is far more than a function writes.
+const DefaultMaxStreamBytes = 64 << 20
 
 // MaxEventBytes is the largest event message: CloudWatch Logs' 256 KB
 // event limit (262,144 bytes, less its 26 bytes of per-event overhead).
@@ -86,6 +84,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("logs: make the log directory %s private: %w", dir, err)
 	}
+	if opts.MaxStreamBytes <= 0 {
+		opts.MaxStreamBytes = DefaultMaxStreamBytes
+	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 100 * time.Millisecond
 	}
@@ -94,9 +95,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.MaxStreamBytes == 0 {
-		opts.MaxStreamBytes = DefaultMaxStreamBytes
 	}
 	s := &Store{
 		dir:     dir,

@@ -21,8 +21,8 @@ type Writer struct {
 	dirty  bool
 	err    error // first write error; later writes are dropped
 	closed bool
-	size   int64 // bytes in the stream's file, buffered ones included
-	capped bool  // the stream reached Options.MaxStreamBytes
+	size   int64 // bytes in the stream, for the cap
+	capped bool  // the cap was reached: the function's events are dropped
 }
 
 // Create opens the stream for appending, creating its group and file as
@@ -42,8 +42,8 @@ func (s *Store) Create(group, stream string) (*Writer, error) {
 		return nil, fmt.Errorf("logs: create log stream %s in %s: %w", stream, group, err)
 	}
 	w := &Writer{store: s, group: group, stream: stream, f: f, buf: bufio.NewWriterSize(f, 32<<10)}
-	if fi, err := f.Stat(); err == nil {
-		w.size = fi.Size() // a continued stream counts what it holds
+	if st, err := f.Stat(); err == nil {
+		w.size = st.Size()
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -62,20 +62,19 @@ func (w *Writer) Group() string { return w.group }
 // Stream is the log stream the writer appends to.
 func (w *Writer) Stream() string { return w.stream }
 
-// Append adds one event of the function's with timestamp t. Line breaks in
-// msg become carriage returns so the event stays one line; a message over
-// MaxEventBytes is truncated. Once the stream reaches the store's
-// MaxStreamBytes, one marker event says so and later events are dropped.
-// Write errors are kept and reported by Flush and Close rather than on
-// every event.
+// Append adds one event with timestamp t. Line breaks in msg become carriage
+// returns so the event stays one line; a message over MaxEventBytes is
+// truncated. Write errors are kept and reported by
+// Flush and Close rather than on every event. Once the stream holds
+// Options.MaxStreamBytes, events are dropped (one line says so).
 func (w *Writer) Append(t time.Time, msg []byte) { appendEvent(w, t, msg, false) }
 
 // AppendString is Append for a string message.
 func (w *Writer) AppendString(t time.Time, msg string) { appendEvent(w, t, msg, false) }
 
-// AppendPlatform adds one of the platform's own events (START, END,
-// REPORT, …): like Append, but past the stream's cap as well, so every
-// invocation stays visible in a capped stream.
+// AppendPlatform is Append for the platform's own lines (START, END,
+// REPORT), which are written past the cap: tools read them to find
+// invocations.
 func (w *Writer) AppendPlatform(t time.Time, msg []byte) { appendEvent(w, t, msg, true) }
 
 func appendEvent[M string | []byte](w *Writer, t time.Time, msg M, platform bool) {
@@ -87,24 +86,13 @@ func appendEvent[M string | []byte](w *Writer, t time.Time, msg M, platform bool
 	if len(msg) > MaxEventBytes {
 		msg = msg[:MaxEventBytes]
 	}
-	if max := w.store.opts.MaxStreamBytes; !platform && max > 0 {
+	if !platform && w.size+int64(len(msg)) > w.store.opts.MaxStreamBytes {
 		if w.capped {
 			return
 		}
-		if w.size+int64(len(msg))+lineOverhead > max {
-			w.capped = true
-			writeLocked(w, t, fmt.Sprintf("sluice: this log stream reached its %d MB cap; the function's further output to it is dropped (START, END and REPORT lines go on)", max>>20))
-			return
-		}
+		w.capped = true
+		msg = M(fmt.Sprintf("sluice: this log stream reached its cap of %d MB; the function's further output is dropped (CloudWatch Logs would throttle it)", w.store.opts.MaxStreamBytes>>20))
 	}
-	writeLocked(w, t, msg)
-}
-
-// lineOverhead is the bytes a line adds besides its message: an RFC 3339
-// timestamp with nanoseconds, a tab and a newline.
-const lineOverhead int64 = int64(len("2006-01-02T15:04:05.999999999Z") + 2)
-
-func writeLocked[M string | []byte](w *Writer, t time.Time, msg M) {
 	// Build the line in the buffer's free space: no allocation while the
 	// buffer has room, which is almost always.
 	b := w.buf.AvailableBuffer()
@@ -118,10 +106,10 @@ func writeLocked[M string | []byte](w *Writer, t time.Time, msg M) {
 		}
 	}
 	b = append(b, '\n')
+	w.size += int64(len(b))
 	if _, err := w.buf.Write(b); err != nil {
 		w.err = fmt.Errorf("logs: write %s %s: %w", w.group, w.stream, err)
 	}
-	w.size += int64(len(b))
 	w.dirty = true
 }
 

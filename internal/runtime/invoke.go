@@ -74,7 +74,7 @@ func (e *env) invoke(inv *Invocation, res *Result) (dispatched, reusable bool) {
 	b = append(b, '\n')
 	b = appendReport(b, res, status, failure)
 	e.line = b
-	e.out.platform(b)
+	e.out.finish(b)
 	return true, reusable
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -16,10 +15,6 @@ import (
 // maxEventBytes is where a line is cut: CloudWatch Logs' event size limit.
 // The rest of the line, up to its newline, is dropped.
 const maxEventBytes = logs.MaxEventBytes
-
-// maxHeldBytes bounds the output an idle environment's process writes
-// between invocations, which waits for the next START.
-const maxHeldBytes = 1 << 20
 
 // output copies an environment's stdout and stderr (one pipe) into its log
 // stream line by line, and interleaves sluice's platform lines (START, END,
@@ -39,22 +34,24 @@ type output struct {
 	clock clock.Clock
 	done  chan struct{} // closed when the pump has seen EOF
 
-	mu       sync.Mutex
-	drain    func(fd uintptr) // drainLocked as a RawConn.Control callback, made once
-	buf      []byte           // read buffer
-	partial  []byte           // an unfinished line carried to the next read
-	skipping bool             // dropping the rest of a line cut at maxEventBytes
-
-	// Between an invocation's REPORT and the next START the environment is
-	// idle. On Lambda it is frozen: what a background task prints after
-	// the response only comes out once the next invocation thaws it, in
-	// that invocation's log. Here the process runs on, so its lines wait in
-	// held (at most maxHeldBytes; heldDropped counts the rest) until the
-	// next START, and nothing follows an invocation's REPORT.
-	idle        bool
-	held        []byte // '\n'-terminated lines
-	heldDropped int
+	mu      sync.Mutex
+	drain   func(fd uintptr) // drainLocked as a RawConn.Control callback, made once
+	buf     []byte           // read buffer
+	partial []byte           // an unfinished line carried to the next read
+	// skipping drops the rest of a line cut at maxEventBytes.
+	skipping bool
+	// Between an invocation's REPORT and the next START the function is
+	// not running on Lambda (its environment is frozen), so what it prints
+	// then (a timer, an unawaited promise) appears after the next START.
+	// It is held here meanwhile; if the environment stops first, it is
+	// written after a line saying so (a crash's stack trace among it).
+	ended     bool
+	held      [][]byte
+	heldBytes int
 }
+
+// maxHeldBytes bounds the output held between invocations.
+const maxHeldBytes = 256 << 10
 
 func newOutput(pipe *os.File, w *logs.Writer, clk clock.Clock) (*output, error) {
 	raw, err := pipe.SyscallConn()
@@ -146,70 +143,70 @@ func (o *output) flushPartialLocked() {
 	}
 }
 
-// appendLocked logs one line of the function's, or holds it while the
-// environment is idle.
+// appendLocked logs a line of the function's.
 func (o *output) appendLocked(t time.Time, line []byte) {
-	switch {
-	case o.w == nil:
-	case !o.idle:
-		o.w.Append(t, line)
-	case len(o.held)+len(line)+1 <= maxHeldBytes:
-		o.held = append(append(o.held, line...), '\n')
-	default:
-		o.heldDropped += len(line) + 1
+	if o.w == nil {
+		return
 	}
-}
-
-// releaseHeldLocked logs what the function wrote while idle, at t.
-func (o *output) releaseHeldLocked(t time.Time) {
-	for held := o.held; len(held) > 0; {
-		nl := bytes.IndexByte(held, '\n')
-		o.w.Append(t, held[:nl])
-		held = held[nl+1:]
+	if o.ended {
+		if o.heldBytes+len(line) <= maxHeldBytes {
+			o.held = append(o.held, append([]byte(nil), line...))
+			o.heldBytes += len(line)
+		}
+		return
 	}
-	if o.heldDropped > 0 {
-		o.w.AppendString(t, "sluice: "+strconv.Itoa(o.heldDropped)+" more bytes the function wrote between invocations were dropped")
-	}
-	o.held, o.heldDropped = o.held[:0], 0
+	o.w.Append(t, line)
 }
 
 // platform logs sluice's own lines ('\n'-separated) after everything the
 // function has written so far. An unfinished line of the function's becomes
 // an event of its own first.
-// The lines end an invocation (END, REPORT): the environment is idle after.
 func (o *output) platform(lines []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	_ = o.raw.Control(o.drain)
 	o.flushPartialLocked()
 	o.linesNowLocked(lines)
-	o.idle = true
 }
 
-// start logs a START line, then what the function wrote while idle, as
-// Lambda attributes it to the invocation that thaws the environment. It
-// needs no drain: the function cannot print for this invocation before it
-// has the event.
+// finish logs the lines that end an invocation (END, REPORT); what the
+// function prints after them is held for the next invocation.
+func (o *output) finish(lines []byte) {
+	o.platform(lines)
+	o.mu.Lock()
+	o.ended = true
+	o.mu.Unlock()
+}
+
+// start logs a START line. It needs no drain: the function cannot print
+// for this invocation before it has the event, and whatever it printed late
+// for the previous one may land after START, as it does on Lambda.
 func (o *output) start(line []byte) {
 	o.mu.Lock()
 	o.linesNowLocked(line)
-	o.idle = false
-	if o.w != nil {
-		o.releaseHeldLocked(o.clock.Now())
+	if o.ended {
+		o.ended = false
+		now := o.clock.Now()
+		for _, l := range o.held {
+			o.w.Append(now, l)
+		}
+		o.held, o.heldBytes = o.held[:0], 0
 	}
 	o.mu.Unlock()
 }
 
+// linesNowLocked logs sluice's own lines.
 func (o *output) linesNowLocked(lines []byte) {
+	if o.w == nil {
+		return
+	}
 	now := o.clock.Now()
 	for len(lines) > 0 {
 		nl := bytes.IndexByte(lines, '\n')
 		if nl < 0 {
 			nl = len(lines)
 		}
-		if o.w != nil {
-			o.w.AppendPlatform(now, lines[:nl])
-		}
+		o.w.AppendPlatform(now, lines[:nl])
 		lines = lines[min(nl+1, len(lines)):]
 	}
 }
@@ -230,13 +227,15 @@ func (o *output) close(grace time.Duration) error {
 	if o.w != nil {
 		o.mu.Lock()
 		o.flushPartialLocked()
-		if len(o.held) > 0 || o.heldDropped > 0 {
+		if len(o.held) > 0 {
 			// No invocation comes to take them: say whose they are rather
-			// than let them pass for the last invocation's, or lose them
-			// (a crash's stack trace among them).
+			// than let them pass for the last invocation's, or lose them.
 			now := o.clock.Now()
 			o.w.AppendPlatform(now, []byte("sluice: the environment stopped; what it wrote after its last invocation ended:"))
-			o.releaseHeldLocked(now)
+			for _, l := range o.held {
+				o.w.Append(now, l)
+			}
+			o.held = nil
 		}
 		o.mu.Unlock()
 		return o.w.Close()

@@ -560,7 +560,7 @@ func (p *Pool) failInit(e *env, res *Result, errorType string, payload []byte, i
 	b = append(b, '\n')
 	b = appendReport(b, res, status, errorType)
 	b = append(b, '\n')
-	e.out.platform(b)
+	e.out.finish(b)
 	if e.pid == 0 {
 		// Never started: only the log pipe is open.
 		e.stop(0)

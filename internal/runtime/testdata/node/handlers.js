@@ -157,3 +157,13 @@ exports.hog = async () => {
   const keep = [];
   for (;;) keep.push(new Array(1 << 20).fill(keep.length));
 };
+
+// Returns at once and prints a moment later, then marks a file (MARK) so
+// the test knows the line was printed.
+exports.lateLog = async (event) => {
+  setTimeout(() => {
+    console.log('late line');
+    require('node:fs').writeFileSync(process.env.MARK, '1');
+  }, 20);
+  return 'ok';
+};
