@@ -222,15 +222,28 @@ func TestStatusTellsTheLatestVersionIsNotDeployed(t *testing.T) {
 	if a := st.Aliases[0]; a.LatestDeployed() || a.LatestVersion != 2 || a.Version != 1 {
 		t.Fatalf("after publishing v2: alias %+v, want v1 served and latest v2 not deployed", a)
 	}
-	// A deployment shifting traffic to v2 deploys it.
+	// A split that no deployment is moving (a stop without rollback) does
+	// not deploy v2.
 	if _, err := f.reg.SetAlias(fn, "Live", 1, 2, 0.1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if st, err = ReadStatus(f.state); err != nil {
 		t.Fatal(err)
 	}
-	if a := st.Aliases[0]; !a.LatestDeployed() {
-		t.Fatalf("while shifting to v2: alias %+v, want the latest deployed", a)
+	if a := st.Aliases[0]; a.LatestDeployed() {
+		t.Fatalf("split left by a stopped deployment: alias %+v, want latest v2 not deployed", a)
+	}
+	// A deployment shifting traffic to v2 deploys it.
+	d, err := f.engine.Create(deploy.CreateInput{Group: fn, TargetVersion: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.engine.Stop(d.ID, false) })
+	if st, err = ReadStatus(f.state); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Aliases[0]; a.DeployingVersion != 2 || !a.LatestDeployed() {
+		t.Fatalf("during deployment %s: alias %+v, want v2 being deployed", d.ID, a)
 	}
 }
 

@@ -18,16 +18,21 @@ type AliasStatus struct {
 	Version           int     `json:"version"`
 	AdditionalVersion int     `json:"additionalVersion,omitempty"`
 	AdditionalWeight  float64 `json:"additionalWeight,omitempty"`
-	// LatestVersion is the function's newest version. When the alias serves
-	// neither it nor a split towards it, the latest code is not deployed:
-	// `sluice deploy` deploys it.
-	LatestVersion int `json:"latestVersion"`
+	// LatestVersion is the function's newest version; DeployingVersion the
+	// target of the alias's deployment in progress, if any.
+	LatestVersion    int `json:"latestVersion"`
+	DeployingVersion int `json:"deployingVersion,omitempty"`
 }
 
 // LatestDeployed reports whether the alias serves the function's latest
-// version, or is shifting traffic to it.
+// version alone, or a deployment in progress is shifting traffic to it.
+// Otherwise (a rollback, a stopped or failed deployment, a version
+// published at a restart) `sluice deploy` has it to deploy.
 func (a AliasStatus) LatestDeployed() bool {
-	return a.Version == a.LatestVersion || a.AdditionalVersion == a.LatestVersion
+	if a.DeployingVersion != 0 {
+		return a.DeployingVersion == a.LatestVersion
+	}
+	return a.Version == a.LatestVersion && a.AdditionalVersion == 0
 }
 
 // FunctionStatus is a function's newest version.
@@ -104,6 +109,14 @@ func ReadStatus(stateDir string) (Status, error) {
 		st.Deployments = append(st.Deployments, all[i])
 	}
 	sort.Slice(st.Deployments, func(i, j int) bool { return st.Deployments[i].CreateTime.Before(st.Deployments[j].CreateTime) })
+	for i := range st.Aliases {
+		a := &st.Aliases[i]
+		for _, d := range all {
+			if d.Target.FunctionName == a.Function && d.Target.FunctionAlias == a.Alias && !d.Status.Done() {
+				a.DeployingVersion = d.Target.TargetVersion
+			}
+		}
+	}
 	return st, nil
 }
 
