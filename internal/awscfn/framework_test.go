@@ -154,3 +154,34 @@ func TestServerlessV4CompiledAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapStartAliasMerged: the framework's `snapstart` alias, which its
+// events name as the provisioned one's do, is merged the same way.
+func TestSnapStartAliasMerged(t *testing.T) {
+	svc := loadServiceFile(t, "testdata/snapstart/serverless.yml", "dev")
+	in := readTemplateFile(t, "testdata/snapstart/input.json")
+	out, diags, err := Transform(in, svc)
+	if err != nil {
+		t.Fatalf("%v: %v", err, diags)
+	}
+	res := obj(out["Resources"])
+	if _, ok := res["ApiSnapStartLambdaAlias"]; ok {
+		t.Error("the framework's snapstart alias is still there")
+	}
+	if pc := at(res["ApiLambdaFunctionAliasLive"], "Properties", "ProvisionedConcurrencyConfig"); pc != nil {
+		t.Errorf("the alias got a ProvisionedConcurrencyConfig %v", pc)
+	}
+	repointed := 0
+	for id, r := range res {
+		s := js(r)
+		if strings.Contains(s, "ApiSnapStartLambdaAlias") || strings.Contains(s, `"snapstart"`) {
+			t.Errorf("%s still names the snapstart alias: %s", id, s)
+		}
+		if strings.Contains(s, "ApiLambdaFunctionAliasLive") && id != "ApiLambdaFunctionAliasLive" {
+			repointed++
+		}
+	}
+	if repointed < 3 {
+		t.Errorf("%d resources name the deployment's alias, want the integration, permission and event source mapping", repointed)
+	}
+}
