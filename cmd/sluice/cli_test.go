@@ -48,8 +48,14 @@ func orders(t *testing.T) string {
 // its clock 600 times faster (a 10-minute Linear deployment takes a second).
 func serveOrders(t *testing.T) (cfg string) {
 	t.Helper()
+	return serveOrdersAt(t, 600)
+}
+
+// serveOrdersAt is serveOrders with the clock scale given.
+func serveOrdersAt(t *testing.T, scale float64) (cfg string) {
+	t.Helper()
 	cfg = orders(t)
-	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600, Out: io.Discard,
+	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: scale, Out: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -470,5 +476,80 @@ func TestPackageInProcess(t *testing.T) {
 	}
 	if r := cliT(t, "package", "--config", cfg, "--template", filepath.Join(dir, "nope.json")); r.code != 1 || !strings.Contains(r.stderr, "nope.json") {
 		t.Errorf("package of a missing template: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestEscapeHatches(t *testing.T) {
+	cfg := serveOrdersAt(t, 1) // real time: a 10-minute deployment is still running when promoted
+	c := "--config=" + cfg
+
+	// At once, alarms ignored (and said so).
+	editAPI(t, cfg, "emergency", false)
+	r := cliT(t, "deploy", c, "--type", "AllAtOnce", "--ignore-alarms", "--wait", "-o", "json")
+	recs := records(t, r.stdout)
+	if r.code != 0 || len(recs) < 3 || !strings.Contains(r.stderr, "WARNING: --ignore-alarms") {
+		t.Fatalf("deploy --function api --type AllAtOnce --ignore-alarms: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, rec := range recs {
+		if rec["record"] == "deployment" && (rec["type"] != "CodeDeployDefault.LambdaAllAtOnce" || rec["ignoreAlarms"] != true) {
+			t.Errorf("deployment record %v: want AllAtOnce with ignoreAlarms", rec)
+		}
+	}
+	if r := cliT(t, "history", "api", c); !strings.Contains(r.stdout, "alarms ignored (--ignore-alarms)") {
+		t.Errorf("history does not say the alarms were ignored:\n%s", r.stdout)
+	}
+	for _, bad := range [][]string{{"--type", "Linear5PercentEvery1Fortnight"}, {"--function", "nope"}} {
+		if r := cliT(t, append([]string{"deploy", c}, bad...)...); r.code != 1 || !strings.Contains(r.stderr, bad[0]+": ") {
+			t.Errorf("deploy %v: %d %s", bad, r.code, r.stderr)
+		}
+	}
+
+	// promote skips the rest of a 10-minute linear deployment.
+	editAPI(t, cfg, "promoted", false)
+	if r := cliT(t, "deploy", c); r.code != 0 {
+		t.Fatalf("deploy: %d %s", r.code, r.stderr)
+	}
+	// Promote skips the traffic schedule only: wait for it to start.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st statusView
+		json.Unmarshal([]byte(cliT(t, "status", c, "-o", "json").stdout), &st)
+		if len(st.Deployments) > 0 && st.Deployments[len(st.Deployments)-1].LifecycleEvent == "AllowTraffic" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deployment did not reach AllowTraffic: %+v", st.Deployments)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
+	}
+	r = cliT(t, "promote", "api", c)
+	if r.code != 0 || !strings.Contains(r.stdout, "✔ v3 serves all traffic") {
+		t.Fatalf("promote api: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cliT(t, "promote", "api", c); r.code != 1 || !strings.Contains(r.stderr, "no deployment is in progress") {
+		t.Errorf("promote with nothing in progress: %d %s", r.code, r.stderr)
+	}
+	if r := cliT(t, "promote", "preTraffic", c); r.code != 1 || !strings.Contains(r.stderr, "function preTraffic has no deploymentSettings") {
+		t.Errorf("promote preTraffic: %d %s", r.code, r.stderr)
+	}
+
+	// retry deploys the target of a failed deployment again.
+	editAPI(t, cfg, "broken", true)
+	if r := cliT(t, "deploy", c, "--wait"); r.code != 2 {
+		t.Fatalf("deploy of a broken version: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cliT(t, "retry", "api", c)
+	if r.code != 2 || !regexp.MustCompile(`orders-dev-api: version 3 → 4, deployment d-\w+`).MatchString(r.stdout) {
+		t.Fatalf("retry api: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// rollback --to a version.
+	r = cliT(t, "rollback", "api", c, "--to", "1", "-o", "json")
+	var back map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &back); err != nil || r.code != 0 || back["toVersion"] != 1.0 || back["status"] != "Succeeded" {
+		t.Fatalf("rollback --to 1: %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r := cliT(t, "rollback", "api", c, "--to", "-1"); r.code != 1 || !strings.Contains(r.stderr, "--to -1: give a version number") {
+		t.Errorf("rollback --to -1: %d %s", r.code, r.stderr)
 	}
 }

@@ -17,13 +17,17 @@ import (
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/progress"
+	"github.com/sluice-dev/sluice/internal/schedule"
 )
 
 type deployOptions struct {
 	*globalOptions
-	wait    bool
-	output  outputFormat
-	timeout time.Duration
+	wait         bool
+	output       outputFormat
+	timeout      time.Duration
+	function     string
+	ignoreAlarms bool
+	typ          string
 }
 
 func newDeployCmd(g *globalOptions) *cobra.Command {
@@ -46,7 +50,12 @@ With --wait it follows the deployments to their end and its exit code is the res
   124  --timeout passed first: the deployments go on
   130  interrupted (Ctrl-C) first: the deployments go on
 
---timeout counts the wait only, not the publish before it.`,
+--timeout counts the wait only, not the publish before it.
+
+Escape hatches: --function deploys one function and leaves the others as they are;
+--type AllAtOnce (or any deployment type) replaces deploymentSettings.type for this deploy,
+for an emergency fix; --ignore-alarms keeps the alarms from stopping these deployments (it
+is recorded in each deployment; sluice stop still stops them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -56,6 +65,11 @@ With --wait it follows the deployments to their end and its exit code is the res
 	f.BoolVarP(&o.wait, "wait", "w", false, "follow the deployments to their end; the exit code is the result")
 	addOutputFlag(cmd, &o.output)
 	f.DurationVar(&o.timeout, "timeout", 0, "with --wait, stop waiting after this long (exit 124); the deployments go on")
+	f.StringVarP(&o.function, "function", "f", "", "deploy only this function (its key in serverless.yml or its deployed name)")
+	f.BoolVar(&o.ignoreAlarms, "ignore-alarms", false, "the alarms do not stop these deployments (recorded in each): for a fix the alarms would block")
+	f.StringVar(&o.typ, "type", "", "the deployment type for this deploy instead of deploymentSettings.type, e.g. AllAtOnce")
+	cmd.RegisterFlagCompletionFunc("function", g.completeFunctionFlag)
+	cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(schedule.Predefined, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -67,19 +81,36 @@ func (o *deployOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if o.timeout < 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration, e.g. 10m", o.timeout)
 	}
+	req := control.DeployOptions{IgnoreAlarms: o.ignoreAlarms}
+	if o.function != "" {
+		if req.Function, err = o.functionName(o.function); err != nil {
+			return fmt.Errorf("--function: %w", err)
+		}
+	}
+	if o.typ != "" {
+		typ, err := schedule.Parse(o.typ)
+		if err != nil {
+			return fmt.Errorf("--type: %w", err)
+		}
+		req.Type = typ.Name
+	}
 	client, err := o.dialEngine()
 	if err != nil {
 		return err
 	}
+	if o.ignoreAlarms {
+		fmt.Fprintln(errOut, "WARNING: --ignore-alarms: no alarm will stop these deployments, whatever the new version does; each records ignoreAlarms (sluice stop still stops them)")
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t := progress.New(out, progress.Config{Display: disp, Timeline: o.timeline()})
-	return deployAndWait(ctx, client, t, errOut, o.wait, o.timeout, o.hasAlarms)
+	publish := func(ctx context.Context) (control.DeployResult, error) { return client.DeployWith(ctx, req) }
+	return deployAndWait(ctx, client, publish, t, errOut, o.wait, o.timeout, o.hasAlarms)
 }
 
 // deployAndWait publishes what changed and, with wait, follows the
 // deployments for at most timeout (0: no limit).
-func deployAndWait(ctx context.Context, client *control.Client, t *progress.Tracker, errOut io.Writer, wait bool, timeout time.Duration, judged func(function string) bool) error {
+func deployAndWait(ctx context.Context, client *control.Client, publish func(context.Context) (control.DeployResult, error), t *progress.Tracker, errOut io.Writer, wait bool, timeout time.Duration, judged func(function string) bool) error {
 	var watchErr <-chan error
 	watchCtx, cancelWatch := context.WithCancel(ctx)
 	defer cancelWatch()
@@ -89,7 +120,7 @@ func deployAndWait(ctx context.Context, client *control.Client, t *progress.Trac
 			return err
 		}
 	}
-	res, err := client.Deploy(ctx)
+	res, err := publish(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: exitSignaled, err: errors.New("interrupted while publishing: the engine may have published and started deployments; `sluice status` shows what it did")}

@@ -108,8 +108,14 @@ func roundTook(d time.Duration) string {
 
 func detail(d deploy.Deployment) string {
 	s := ""
+	if d.IgnoreAlarms {
+		s = "alarms ignored (--ignore-alarms)"
+	}
 	if d.ErrorInformation != nil {
-		s = string(d.ErrorInformation.Code) + ": " + d.ErrorInformation.Message
+		if s != "" {
+			s += "; "
+		}
+		s += string(d.ErrorInformation.Code) + ": " + d.ErrorInformation.Message
 	}
 	if d.RollbackInfo != nil && d.RollbackInfo.RollbackMessage != "" {
 		if s != "" {

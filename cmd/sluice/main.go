@@ -74,6 +74,8 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newHistoryCmd(g),
 		newStopCmd(g),
 		newRollbackCmd(g),
+		newPromoteCmd(g),
+		newRetryCmd(g),
 		newPlanCmd(g),
 		newValidateCmd(g),
 		newLogsCmd(g),

@@ -18,19 +18,21 @@ import (
 type rollbackOptions struct {
 	*globalOptions
 	output outputFormat
+	to     int
 	aws    awsOptions
 }
 
 func newRollbackCmd(g *globalOptions) *cobra.Command {
 	o := &rollbackOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "rollback <function>",
+		Use:   "rollback <function> [--to <version>]",
 		Short: "Move a function's alias back to the version it served before, at once",
 		Long: `rollback stops the function's deployment in progress with rollback, or else deploys the
 previous version all at once (no hooks). It is an emergency action: alarms in ALARM do not
 stop it. It waits for the result: exit 0 when the alias serves the previous version, 1 when
 the rollback failed, 130 when interrupted first (the rollback goes on). The function is
-named by its key in serverless.yml (api) or its deployed name (orders-dev-api).`,
+named by its key in serverless.yml (api) or its deployed name (orders-dev-api). --to goes
+back to a given version instead of the one served before.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: g.completeFunctions,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,11 +43,15 @@ named by its key in serverless.yml (api) or its deployed name (orders-dev-api).`
 		},
 	}
 	addOutputFlag(cmd, &o.output)
+	cmd.Flags().IntVar(&o.to, "to", 0, "the version to go back to (default: the version the alias served before)")
 	o.aws.bind(cmd)
 	return cmd
 }
 
 func (o *rollbackOptions) run(ctx context.Context, out io.Writer, function string) error {
+	if o.to < 0 {
+		return fmt.Errorf("--to %d: give a version number (1, 2, …)", o.to)
+	}
 	fn, err := o.gradualFunction(function)
 	if err != nil {
 		return err
@@ -57,7 +63,7 @@ func (o *rollbackOptions) run(ctx context.Context, out io.Writer, function strin
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return o.startAndWait(ctx, client, out, o.output, rollbackCode, func() (deploy.Deployment, error) {
-		return client.Rollback(ctx, fn)
+		return client.RollbackWith(ctx, fn, control.RollbackRequest{ToVersion: o.to}, false)
 	})
 }
 

@@ -25,7 +25,7 @@ type gradual struct {
 	groupName  string // <stack>-HelloLambdaFunctionDeploymentGroup, at most 100 characters
 	versionID  string // the function's AWS::Lambda::Version
 	// provisioned is the ProvisionedConcurrencyConfig of the framework's
-	// `provisioned` alias, merged into this one (see provisioned.go).
+	// `provisioned` alias, merged into this one (see targetalias.go).
 	provisioned any
 	// targets are the resources whose properties mention functionID where
 	// an event source names the function it invokes.
@@ -89,7 +89,7 @@ func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 	if r := obj(c.resources[c.appID]); r != nil && r["Type"] == "AWS::CodeDeploy::Application" {
 		return nil, fmt.Errorf("the template already has the CodeDeploy application %s: it was packaged for gradual deployment before (by serverless-plugin-canary-deployments, or by sluice); remove the plugin from `plugins` in serverless.yml and run `serverless package` again", c.appID)
 	}
-	c.mergeProvisioned()
+	c.mergeTargetAliases()
 	c.index()
 	if err := c.finish(); err != nil {
 		return c.diags, err

@@ -154,3 +154,61 @@ func TestServerlessV4CompiledAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapStartAliasMerged: the framework's `snapstart` alias, which its
+// events name as the provisioned one's do, is merged the same way.
+func TestSnapStartAliasMerged(t *testing.T) {
+	svc := loadServiceFile(t, "testdata/snapstart/serverless.yml", "dev")
+	in := readTemplateFile(t, "testdata/snapstart/input.json")
+	out, diags, err := Transform(in, svc)
+	if err != nil {
+		t.Fatalf("%v: %v", err, diags)
+	}
+	res := obj(out["Resources"])
+	if _, ok := res["ApiSnapStartLambdaAlias"]; ok {
+		t.Error("the framework's snapstart alias is still there")
+	}
+	if pc := at(res["ApiLambdaFunctionAliasLive"], "Properties", "ProvisionedConcurrencyConfig"); pc != nil {
+		t.Errorf("the alias got a ProvisionedConcurrencyConfig %v", pc)
+	}
+	repointed := 0
+	for id, r := range res {
+		s := js(r)
+		if strings.Contains(s, "ApiSnapStartLambdaAlias") || strings.Contains(s, `"snapstart"`) {
+			t.Errorf("%s still names the snapstart alias: %s", id, s)
+		}
+		if strings.Contains(s, "ApiLambdaFunctionAliasLive") && id != "ApiLambdaFunctionAliasLive" {
+			repointed++
+		}
+	}
+	if repointed < 3 {
+		t.Errorf("%d resources name the deployment's alias, want the integration, permission and event source mapping", repointed)
+	}
+}
+
+// TestConditionOnOslsTemplate: on the template osls 4.3.1 compiles for a
+// function with `condition: IsProd`, what sluice adds for that function
+// carries the condition, and what it adds for the other one does not.
+func TestConditionOnOslsTemplate(t *testing.T) {
+	svc := loadServiceFile(t, "testdata/conditions/serverless.yml", "dev")
+	in := readTemplateFile(t, "testdata/conditions/input.json")
+	if c := at(in, "Resources", "ApiLambdaFunction", "Condition"); c != "IsProd" {
+		t.Fatalf("test data changed: the function's Condition is %v", c)
+	}
+	out, diags, err := Transform(in, svc)
+	if err != nil {
+		t.Fatalf("%v: %v", err, diags)
+	}
+	for id, want := range map[string]any{
+		"ApiLambdaFunctionAliasLive":          "IsProd",
+		"ApiLambdaFunctionDeploymentGroup":    "IsProd",
+		"ApiFunctionErrorsAlarm":              "IsProd",
+		"AlwaysLambdaFunctionAliasLive":       nil,
+		"AlwaysLambdaFunctionDeploymentGroup": nil,
+		"AlwaysFunctionErrorsAlarm":           nil,
+	} {
+		if r := obj(at(out, "Resources", id)); r == nil || r["Condition"] != want {
+			t.Errorf("%s: %v, want Condition %v", id, r, want)
+		}
+	}
+}

@@ -45,6 +45,7 @@ type Deployment struct {
 	ErrorCode      string     `json:"errorCode,omitempty"`
 	Error          string     `json:"error,omitempty"`
 	RolledBack     bool       `json:"rolledBack"`
+	IgnoreAlarms   bool       `json:"ignoreAlarms,omitempty"` // deployed with --ignore-alarms
 	RollbackID     string     `json:"rollbackDeploymentId,omitempty"`
 	RollbackOf     string     `json:"rollbackOf,omitempty"`
 	// RollbackReactionSeconds is how long traffic took to move back after
@@ -61,7 +62,7 @@ func View(d deploy.Deployment, tl Timeline) Deployment {
 	v := Deployment{ID: d.ID, Function: d.Target.FunctionName, Alias: d.Target.FunctionAlias, FromVersion: from, ToVersion: to,
 		Type: d.DeploymentConfigName, Status: string(d.Status), Creator: d.Creator, CreateTime: tl.Wall(d.CreateTime).UTC(),
 		Weight: d.Target.TargetVersionWeight, Step: d.StepReached, Steps: len(d.Steps), LifecycleEvent: Phase(d),
-		RolledBack: d.RolledBack(), RollbackReactionSeconds: d.RollbackReaction.Seconds()}
+		RolledBack: d.RolledBack(), IgnoreAlarms: d.IgnoreAlarms, RollbackReactionSeconds: d.RollbackReaction.Seconds()}
 	if s := tl.Scale(d.CreateTime); s != 1 {
 		v.TimeScale = s
 	}

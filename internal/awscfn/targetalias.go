@@ -6,40 +6,51 @@ import (
 
 // The framework gives a function with provisionedConcurrency its own alias,
 // <Fn>ProvConcLambdaAlias named `provisioned`, carrying the
-// ProvisionedConcurrencyConfig, and points every event source at it (the
-// function's ARN joined with ":provisioned", DependsOn the alias). The
-// canary plugin re-points none of that (plugin issue #94): traffic kept
-// going to `provisioned`, outside the deployment. For a function that
-// deploys gradually sluice merges the two: one alias, the deployment's,
-// carries both the ProvisionedConcurrencyConfig and the UpdatePolicy, and
+// ProvisionedConcurrencyConfig, and one with snapStart the alias
+// <Fn>SnapStartLambdaAlias named `snapstart` (its "target alias"), and
+// points every event source at it: the function's ARN joined with
+// ":provisioned", DependsOn the alias. The canary plugin re-points none of
+// that (plugin issue #94): traffic kept going to the framework's alias,
+// outside the deployment. For a function that deploys gradually sluice
+// merges the two: one alias, the deployment's, carries the
+// ProvisionedConcurrencyConfig (if any) and the UpdatePolicy, and
 // everything that named the framework's alias names it instead.
 
-// provisionedAliasName is the name the framework gives its alias.
-const provisionedAliasName = "provisioned"
+// frameworkAlias is an alias the framework creates and routes events to.
+type frameworkAlias struct {
+	suffix string // of the logical ID, after the normalized function name
+	name   string
+}
 
-func provisionedAliasID(g *gradual) string { return g.fn.LogicalID() + "ProvConcLambdaAlias" }
+var frameworkAliases = []frameworkAlias{
+	{"ProvConcLambdaAlias", "provisioned"},
+	{"SnapStartLambdaAlias", "snapstart"},
+}
 
-// mergeProvisioned takes the framework's provisioned alias of every
-// gradual function out of the template, keeping its concurrency for
-// addAlias, and re-points what named it at the deployment's alias.
-func (c *canary) mergeProvisioned() {
-	byAlias := map[string]*gradual{} // provisioned alias ID → function
-	byFunction := map[string]*gradual{}
+// mergeTargetAliases takes the framework's alias of every gradual function
+// out of the template, keeping its provisioned concurrency for addAlias,
+// and re-points what named it at the deployment's alias.
+func (c *canary) mergeTargetAliases() {
+	p := &targetAliases{byAlias: map[string]*gradual{}, byFunction: map[string]*gradual{}, names: map[*gradual]string{}}
 	for _, g := range c.gradual {
-		id := provisionedAliasID(g)
-		r := obj(c.resources[id])
-		if str(r["Type"]) != "AWS::Lambda::Alias" {
-			continue
+		for _, fa := range frameworkAliases {
+			id := g.fn.LogicalID() + fa.suffix
+			r := obj(c.resources[id])
+			if str(r["Type"]) != "AWS::Lambda::Alias" {
+				continue
+			}
+			if pc := at(r, "Properties", "ProvisionedConcurrencyConfig"); pc != nil {
+				g.provisioned = pc
+			}
+			p.byAlias[id] = g
+			p.byFunction[g.functionID] = g
+			p.names[g] = str(at(r, "Properties", "Name"))
+			delete(c.resources, id)
 		}
-		g.provisioned = at(r, "Properties", "ProvisionedConcurrencyConfig")
-		byAlias[id] = g
-		byFunction[g.functionID] = g
-		delete(c.resources, id)
 	}
-	if len(byAlias) == 0 {
+	if len(p.byAlias) == 0 {
 		return
 	}
-	p := &provisioned{byAlias: byAlias, byFunction: byFunction}
 	for id, v := range c.resources {
 		r := obj(v)
 		if r == nil {
@@ -59,13 +70,13 @@ func (c *canary) mergeProvisioned() {
 			out["DependsOn"] = nv
 			changed = true
 		}
-		if q := str(at(out, "Properties", "Qualifier")); q == provisionedAliasName {
-			// An EventInvokeConfig or function URL of the provisioned alias.
+		if q := str(at(out, "Properties", "Qualifier")); q != "" {
+			// An EventInvokeConfig or function URL of the framework's alias.
 			fn := at(out, "Properties", "FunctionName")
 			if fn == nil {
 				fn = at(out, "Properties", "TargetFunctionArn")
 			}
-			if g := p.function(fn); g != nil {
+			if g := p.function(fn); g != nil && p.names[g] == q {
 				if !changed {
 					out = cloneMap(r)
 				}
@@ -83,7 +94,7 @@ func (c *canary) mergeProvisioned() {
 
 // function is the gradual function v names (by Ref, by GetAtt Arn, or the
 // deployment's alias after the rewrite), or nil.
-func (p *provisioned) function(v any) *gradual {
+func (p *targetAliases) function(v any) *gradual {
 	if g := p.byFunction[refTarget(v)]; g != nil {
 		return g
 	}
@@ -98,14 +109,15 @@ func (p *provisioned) function(v any) *gradual {
 	return nil
 }
 
-type provisioned struct {
+type targetAliases struct {
 	byAlias, byFunction map[string]*gradual
+	names               map[*gradual]string // the framework alias's name
 }
 
-// rewrite returns v with every reference to a provisioned alias replaced by
+// rewrite returns v with every reference to a framework alias replaced by
 // one to the deployment's alias, and whether anything changed. Values it
 // changes are copies: v is shared with the input template.
-func (p *provisioned) rewrite(v any) (any, bool) {
+func (p *targetAliases) rewrite(v any) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		if len(x) == 1 {
@@ -153,24 +165,26 @@ func (p *provisioned) rewrite(v any) (any, bool) {
 	return v, false
 }
 
-// joinedArn matches the framework's ARN of the provisioned alias,
+// joinedArn matches the framework's ARN of its alias,
 // {"Fn::Join": [":", [{"Fn::GetAtt": [<Fn>, "Arn"]}, "provisioned"]]}.
-func (p *provisioned) joinedArn(m map[string]any) *gradual {
+func (p *targetAliases) joinedArn(m map[string]any) *gradual {
 	args := list(m["Fn::Join"])
 	if len(args) != 2 || args[0] != ":" {
 		return nil
 	}
 	parts := list(args[1])
-	if len(parts) != 2 || parts[1] != provisionedAliasName {
+	if len(parts) != 2 {
 		return nil
 	}
 	if id, attr := getAttTarget(parts[0]); attr == "Arn" {
-		return p.byFunction[id]
+		if g := p.byFunction[id]; g != nil && parts[1] == p.names[g] {
+			return g
+		}
 	}
 	return nil
 }
 
-func (p *provisioned) sub(s string) (string, bool) {
+func (p *targetAliases) sub(s string) (string, bool) {
 	changed := false
 	for id, g := range p.byAlias {
 		if strings.Contains(s, "${"+id+"}") {
@@ -181,8 +195,8 @@ func (p *provisioned) sub(s string) (string, bool) {
 	return s, changed
 }
 
-// dependsOn re-points a DependsOn on a provisioned alias.
-func (p *provisioned) dependsOn(v any) (any, bool) {
+// dependsOn re-points a DependsOn on a framework alias.
+func (p *targetAliases) dependsOn(v any) (any, bool) {
 	switch d := v.(type) {
 	case string:
 		if g := p.byAlias[d]; g != nil {
