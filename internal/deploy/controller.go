@@ -81,7 +81,10 @@ type Controller struct {
 	subs    map[int]func(Deployment)
 	nextSub int
 
-	rollbackMu sync.Mutex // serializes Rollback
+	// rollbacks serializes the rollbacks of each group: deciding whether
+	// one is already under way and starting one must not interleave. Only
+	// rollbacks of the same group wait on it.
+	rollbacks map[string]*sync.Mutex
 }
 
 // Config wires a Controller.
@@ -105,7 +108,7 @@ func New(c Config) *Controller {
 	}
 	ctl := &Controller{clock: c.Clock, reg: c.Registry, db: c.Store, hooks: c.Hooks, alarms: c.Alarms, log: log,
 		closing: make(chan struct{}), groups: map[string]*Group{}, active: map[string]*run{}, runs: map[string]*run{},
-		subs: map[int]func(Deployment){}}
+		subs: map[int]func(Deployment){}, rollbacks: map[string]*sync.Mutex{}}
 	ctl.notify = newNotifier(log)
 	for _, g := range c.Groups {
 		ctl.groups[g.Name] = g
@@ -537,10 +540,17 @@ func (c *Controller) Rollback(in RollbackInput) (Deployment, error) {
 	if err != nil {
 		return Deployment{}, err
 	}
-	// One rollback decision at a time: the check for a recent rollback and
-	// the creation of a new one must not interleave.
-	c.rollbackMu.Lock()
-	defer c.rollbackMu.Unlock()
+	// One rollback decision at a time per group: the check for a recent
+	// rollback and the creation of a new one must not interleave.
+	c.mu.Lock()
+	lock := c.rollbacks[g.Name]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		c.rollbacks[g.Name] = lock
+	}
+	c.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
 	if d, ok, err := c.recentRollback(g); err != nil || ok {
 		return d, err
 	}
