@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,5 +41,30 @@ func TestNodeFunctionsGetTheAWSSDKAsOnLambda(t *testing.T) {
 	sdk, _ := runtime.DefaultNodeSDK()
 	if got.Answered != "DeploymentDoesNotExistException" || !strings.HasPrefix(got.SDK, filepath.Join(sdk.NodeModules(), "@aws-sdk", "client-codedeploy")) {
 		t.Fatalf("the SDK call answered %+v, want DeploymentDoesNotExistException from a client loaded from %s", got, sdk.NodeModules())
+	}
+}
+
+// A Python function gets the machine's boto3, which talks to the engine.
+func TestPythonFunctionsGetBoto3(t *testing.T) {
+	if exec.Command("python3", "-c", "import boto3").Run() != nil {
+		t.Skip("boto3 is not installed for python3 (apt-get install python3-boto3)")
+	}
+	dir := t.TempDir()
+	copyDir(t, "testdata/sdk", dir)
+	e := start(t, dir, nil)
+	target, err := e.Invoker().Target("sdk-dev-pyprobe", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := target.Invoke(context.Background(), invoke.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Answered, SDK string }
+	if err := json.Unmarshal(res.Payload, &got); err != nil || res.Failed() {
+		t.Fatalf("the function answered %s (%v)", res.Payload, err)
+	}
+	if got.Answered != "DeploymentDoesNotExistException" {
+		t.Fatalf("boto3's call answered %+v, want DeploymentDoesNotExistException from the engine", got)
 	}
 }
