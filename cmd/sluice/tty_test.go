@@ -4,7 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestProgressOnARealTerminal runs `sluice deploy --wait` in a tmux pane 60
@@ -32,14 +33,15 @@ func TestProgressOnARealTerminal(t *testing.T) {
 	t.Cleanup(func() { exec.Command("tmux", "-L", sock, "kill-server").Run() })
 
 	var screen string
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(screen, "EXIT=") {
-		if time.Now().After(deadline) {
-			t.Fatalf("sluice deploy did not end:\n%s", screen)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the screen:\n%s", screen)
 		}
-		time.Sleep(20 * time.Millisecond) // polling the screen for a condition
+	})
+	testutil.Eventually(t, "sluice deploy to end", func() bool {
 		screen = tmux("capture-pane", "-p", "-t", "deploy")
-	}
+		return strings.Contains(screen, "EXIT=")
+	})
 	if !strings.Contains(screen, "EXIT=0") {
 		t.Fatalf("deploy failed:\n%s", screen)
 	}

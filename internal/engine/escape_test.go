@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,9 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/runtime"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // A handler that starts a detached process: the process does not outlive
@@ -61,17 +62,10 @@ func TestStartStopsWhatACrashedEngineLeft(t *testing.T) {
 
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, fmt.Sprintf("process %d to end", pid), func() bool {
 		// A killed child of ours is a zombie until reaped: /proc says "Z".
-		if err := syscall.Kill(pid, 0); err == syscall.ESRCH || zombie(pid) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs", pid)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+		return syscall.Kill(pid, 0) == syscall.ESRCH || zombie(pid)
+	})
 }
 
 func zombie(pid int) bool {

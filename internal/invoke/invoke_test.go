@@ -357,23 +357,22 @@ func TestAsyncRetriesFailuresOnTheClock(t *testing.T) {
 			if err != nil || len(id) != 36 {
 				t.Fatalf("InvokeAsync = %q, %v", id, err)
 			}
-			for waited := 1; ; waited++ {
+			var o Outcome
+			testutil.Eventually(t, "the asynchronous invocation's outcome", func() bool {
 				select {
-				case o := <-done:
-					if o.Attempts != c.attempts || o.Failed() != c.failed {
-						t.Fatalf("outcome: %d attempts, failed %v (%s); want %d attempts, failed %v", o.Attempts, o.Failed(), o.Result.Payload, c.attempts, c.failed)
-					}
-					return
+				case o = <-done:
+					return true
 				default:
 				}
-				// The retry waits on the clock: move it when a retry is pending.
+				// A retry waits on the clock: move it past the longest
+				// retry delay when one is pending.
 				if fake.Pending() > 0 {
-					fake.Advance(retryDelay(waited - 1))
+					fake.Advance(retryDelay(2))
 				}
-				if waited > 100000 {
-					t.Fatal("no outcome")
-				}
-				time.Sleep(time.Millisecond) // polling a condition, not waiting for time to pass
+				return false
+			})
+			if o.Attempts != c.attempts || o.Failed() != c.failed {
+				t.Fatalf("outcome: %d attempts, failed %v (%s); want %d attempts, failed %v", o.Attempts, o.Failed(), o.Result.Payload, c.attempts, c.failed)
 			}
 		})
 	}
