@@ -176,9 +176,11 @@ func (o *packageOptions) read(template string, stderr io.Writer) (*packageInput,
 // names. It returns nil diagnostics when the state or the flags are wrong,
 // before loading anything.
 func (o *packageOptions) load(in *packageInput) (config.Options, config.Diagnostics, error) {
-	opts := config.Options{Stage: o.stage, Region: o.region}
+	opts, err := o.loadOptions(false) // --stage, --region, --param, --var
+	if err != nil {
+		return opts, nil, err
+	}
 	if filepath.Base(in.template) == compiledTemplate {
-		var err error
 		if in.state, err = readState(in.statePath); err != nil {
 			return opts, nil, err
 		}

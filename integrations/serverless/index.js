@@ -104,6 +104,9 @@ class ServerlessSluice {
         '--template',
         templatePath,
       ];
+      // ${param:…} values given on the command line (serverless package
+      // --param key=value) resolve the same way in sluice.
+      for (const param of [].concat(this.options.param || [])) args.push('--param', param);
       const stdout = this.runSluice(args, serviceDir);
       this.serverless.service.provider.compiledCloudFormationTemplate = JSON.parse(stdout);
     } finally {

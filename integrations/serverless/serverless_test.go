@@ -127,6 +127,26 @@ func TestJavaScriptConfig(t *testing.T) {
 	}
 }
 
+// Values given with --param reach sluice as they reach the framework.
+func TestParams(t *testing.T) {
+	frameworktest.Require(t)
+	dir := newService(t, "plugins:\n  - serverless-sluice\n")
+	yml := filepath.Join(dir, "serverless.yml")
+	b, err := os.ReadFile(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, yml, strings.Replace(string(b), "type: Canary10Percent5Minutes", "type: ${param:listDeployment}", 1))
+	out, err := frameworktest.Run(frameworktest.OSLS, dir, []string{"SLUICE_BIN=" + sluiceBin}, "package", "--param", "listDeployment=Linear10PercentEvery2Minutes")
+	if err != nil {
+		t.Fatalf("osls package --param: %v\n%s", err, out)
+	}
+	group, _ := resources(readJSON(t, filepath.Join(dir, compiledTemplate)))["ListLambdaFunctionDeploymentGroup"].(map[string]any)
+	if got := fmt.Sprint(group["Properties"].(map[string]any)["DeploymentConfigName"]); !strings.Contains(got, "Linear10PercentEvery2Minutes") {
+		t.Errorf("the deployment group's config is %s, not the --param's Linear10PercentEvery2Minutes", got)
+	}
+}
+
 // Strict validation refuses the plugins' keys unless serverless-sluice
 // declares them: without it, osls (strict by default) stops.
 func TestStrictValidationNeedsThePlugin(t *testing.T) {

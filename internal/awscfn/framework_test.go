@@ -185,3 +185,30 @@ func TestSnapStartAliasMerged(t *testing.T) {
 		t.Errorf("%d resources name the deployment's alias, want the integration, permission and event source mapping", repointed)
 	}
 }
+
+// TestConditionOnOslsTemplate: on the template osls 4.3.1 compiles for a
+// function with `condition: IsProd`, what sluice adds for that function
+// carries the condition, and what it adds for the other one does not.
+func TestConditionOnOslsTemplate(t *testing.T) {
+	svc := loadServiceFile(t, "testdata/conditions/serverless.yml", "dev")
+	in := readTemplateFile(t, "testdata/conditions/input.json")
+	if c := at(in, "Resources", "ApiLambdaFunction", "Condition"); c != "IsProd" {
+		t.Fatalf("test data changed: the function's Condition is %v", c)
+	}
+	out, diags, err := Transform(in, svc)
+	if err != nil {
+		t.Fatalf("%v: %v", err, diags)
+	}
+	for id, want := range map[string]any{
+		"ApiLambdaFunctionAliasLive":          "IsProd",
+		"ApiLambdaFunctionDeploymentGroup":    "IsProd",
+		"ApiFunctionErrorsAlarm":              "IsProd",
+		"AlwaysLambdaFunctionAliasLive":       nil,
+		"AlwaysLambdaFunctionDeploymentGroup": nil,
+		"AlwaysFunctionErrorsAlarm":           nil,
+	} {
+		if r := obj(at(out, "Resources", id)); r == nil || r["Condition"] != want {
+			t.Errorf("%s: %v, want Condition %v", id, r, want)
+		}
+	}
+}

@@ -389,3 +389,14 @@ func TestStreamCap(t *testing.T) {
 		t.Fatalf("%d events, %d bytes, %d notices, last %q", len(events), size, notices, events[len(events)-1].Message)
 	}
 }
+
+func TestLongEventIsTruncated(t *testing.T) {
+	s := openStore(t, Options{})
+	w := create(t, s, "/aws/lambda/long", "s1")
+	w.AppendString(epoch, strings.Repeat("x", 300<<10))
+	w.Close()
+	evs, err := s.Events("/aws/lambda/long", Filter{})
+	if err != nil || len(evs) != 1 || len(evs[0].Message) != MaxEventBytes {
+		t.Fatalf("%v: %d events, want one of %d bytes", err, len(evs), MaxEventBytes)
+	}
+}

@@ -52,6 +52,11 @@ type Options struct {
 // Logs' ingestion rates that is far more than a function writes.
 const DefaultMaxStreamBytes = 64 << 20
 
+// MaxEventBytes is the largest event message: CloudWatch Logs' 256 KB
+// event limit (262,144 bytes, less its 26 bytes of per-event overhead).
+// Longer messages are truncated, as Lambda truncates a line that long.
+const MaxEventBytes = 256<<10 - 26
+
 // Store is a directory of log groups and streams. It is safe for concurrent use.
 type Store struct {
 	dir  string

@@ -63,7 +63,8 @@ func (w *Writer) Group() string { return w.group }
 func (w *Writer) Stream() string { return w.stream }
 
 // Append adds one event with timestamp t. Line breaks in msg become carriage
-// returns so the event stays one line. Write errors are kept and reported by
+// returns so the event stays one line; a message over MaxEventBytes is
+// truncated. Write errors are kept and reported by
 // Flush and Close rather than on every event. Once the stream holds
 // Options.MaxStreamBytes, events are dropped (one line says so).
 func (w *Writer) Append(t time.Time, msg []byte) { appendEvent(w, t, msg, false) }
@@ -81,6 +82,9 @@ func appendEvent[M string | []byte](w *Writer, t time.Time, msg M, platform bool
 	defer w.mu.Unlock()
 	if w.closed || w.err != nil {
 		return
+	}
+	if len(msg) > MaxEventBytes {
+		msg = msg[:MaxEventBytes]
 	}
 	if !platform && w.size+int64(len(msg)) > w.store.opts.MaxStreamBytes {
 		if w.capped {

@@ -2,7 +2,9 @@ package progress
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -205,6 +207,65 @@ func TestCut(t *testing.T) {
 	}{{"short", 10, "short"}, {"exactly10!", 10, "exactly10!"}, {"✔ longer than five", 5, "✔ lo…"}, {"abc", 0, "…"}} {
 		if got := Cut(c.in, c.width); got != c.want {
 			t.Errorf("Cut(%q, %d) = %q, want %q", c.in, c.width, got, c.want)
+		}
+	}
+}
+
+func TestEndRecordsAndTheStateOfAWait(t *testing.T) {
+	var out strings.Builder
+	tr := New(&out, Config{Display: Display{Mode: JSON}})
+	tr.Published(Change{Function: "svc-dev-api", FromVersion: 1, ToVersion: 2, DeploymentID: "d-TEST00001"})
+	tr.End(0, "started")
+	recs := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var last Result
+	if err := json.Unmarshal([]byte(recs[len(recs)-1]), &last); err != nil || last.Result != "started" || len(last.Deployments) != 1 {
+		t.Fatalf("End: %v %+v\n%s", err, last, out.String())
+	}
+	var text strings.Builder
+	plain := New(&text, Config{Display: Display{Mode: Plain}})
+	plain.End(0, "unchanged") // nothing in text
+	if text.Len() != 0 {
+		t.Errorf("End printed text: %q", text.String())
+	}
+	d := deployment(deploy.StatusInProgress, 1, 0.1)
+	plain.Track(d)
+	if p := plain.Pending(); len(p) != 1 || p[0] != d.ID || len(plain.Deployments()) != 1 {
+		t.Errorf("Pending %v, Deployments %v", p, plain.Deployments())
+	}
+	// A watch that ends while the deployment runs ends the wait with its error.
+	watch := make(chan error, 1)
+	watch <- nil
+	if _, err := plain.Wait(context.Background(), watch); err == nil || errors.Is(err, ErrStoppedWaiting) {
+		t.Errorf("Wait after the watch ended: %v", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	rolledBack := deployment(deploy.StatusStopped, 3, 0)
+	rolledBack.RollbackInfo = &deploy.RollbackInfo{RollbackDeploymentID: "d-ROLLBACK1"}
+	rolledBack.RollbackReaction = 1500 * time.Microsecond
+	rolledBack.ErrorInformation = &deploy.ErrorInfo{Code: deploy.ErrAlarmActive, Message: "The alarm went off."}
+	hook := deployment(deploy.StatusInProgress, 0, 0)
+	hook.LifecycleEvents[1] = deploy.LifecycleEvent{Name: deploy.EventBeforeAllowTraffic, Status: deploy.EventInProgress, Hook: "svc-dev-pre",
+		Diagnostics: "the hook returned without reporting a status"}
+	for _, c := range []struct {
+		d    deploy.Deployment
+		want []string
+	}{
+		{rolledBack, []string{"✘ Stopped (d-TEST00001): The alarm went off; traffic rolled back to v1 1.5ms after the alarm"}},
+		{hook, []string{"BeforeAllowTraffic (hook svc-dev-pre): the hook returned without reporting a status"}},
+		{deployment(deploy.StatusSucceeded, 2, 1), []string{"✔ v2 serves all traffic (d-TEST00001, CodeDeployDefault.LambdaCanary10Percent5Minutes)"}},
+	} {
+		line := Describe(c.d, false)
+		for _, w := range c.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("Describe = %q, lacks %q", line, w)
+			}
+		}
+	}
+	for d, want := range map[time.Duration]string{500 * time.Nanosecond: "1µs", 1234567 * time.Nanosecond: "1.23ms", 1234567890: "1.235s"} {
+		if got := roundDuration(d); got != want {
+			t.Errorf("roundDuration(%v) = %s, want %s", d, got, want)
 		}
 	}
 }

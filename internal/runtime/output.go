@@ -12,9 +12,9 @@ import (
 	"github.com/sluice-dev/sluice/internal/logs"
 )
 
-// maxEventBytes is where an unterminated line is cut into an event of its
-// own (CloudWatch Logs' event size limit is 256 KB).
-const maxEventBytes = 256 << 10
+// maxEventBytes is where a line is cut: CloudWatch Logs' event size limit.
+// The rest of the line, up to its newline, is dropped.
+const maxEventBytes = logs.MaxEventBytes
 
 // output copies an environment's stdout and stderr (one pipe) into its log
 // stream line by line, and interleaves sluice's platform lines (START, END,
@@ -38,10 +38,13 @@ type output struct {
 	drain   func(fd uintptr) // drainLocked as a RawConn.Control callback, made once
 	buf     []byte           // read buffer
 	partial []byte           // an unfinished line carried to the next read
+	// skipping drops the rest of a line cut at maxEventBytes.
+	skipping bool
 	// Between an invocation's REPORT and the next START the function is
 	// not running on Lambda (its environment is frozen), so what it prints
 	// then (a timer, an unawaited promise) appears after the next START.
-	// It is held here meanwhile, and dropped if no invocation follows.
+	// It is held here meanwhile; if the environment stops first, it is
+	// written after a line saying so (a crash's stack trace among it).
 	ended     bool
 	held      [][]byte
 	heldBytes int
@@ -105,11 +108,20 @@ func (o *output) linesLocked(data []byte) {
 	now := o.clock.Now()
 	for len(data) > 0 {
 		nl := bytes.IndexByte(data, '\n')
+		if o.skipping {
+			if nl < 0 {
+				return
+			}
+			o.skipping = false
+			data = data[nl+1:]
+			continue
+		}
 		if nl < 0 {
 			o.partial = append(o.partial, data...)
 			if len(o.partial) >= maxEventBytes {
-				o.appendLocked(now, o.partial)
+				o.appendLocked(now, o.partial[:maxEventBytes])
 				o.partial = o.partial[:0]
+				o.skipping = true
 			}
 			return
 		}
@@ -213,6 +225,19 @@ func (o *output) close(grace time.Duration) error {
 	t.Stop()
 	o.pipe.Close()
 	if o.w != nil {
+		o.mu.Lock()
+		o.flushPartialLocked()
+		if len(o.held) > 0 {
+			// No invocation comes to take them: say whose they are rather
+			// than let them pass for the last invocation's, or lose them.
+			now := o.clock.Now()
+			o.w.AppendPlatform(now, []byte("sluice: the environment stopped; what it wrote after its last invocation ended:"))
+			for _, l := range o.held {
+				o.w.Append(now, l)
+			}
+			o.held = nil
+		}
+		o.mu.Unlock()
 		return o.w.Close()
 	}
 	return nil

@@ -120,6 +120,26 @@ exports.act = async (event, context) => {
       console.warn('careful');
       process.stdout.write('no newline');
       return 'logged';
+    case 'late':
+      // A background task that prints after the response, then says so.
+      setTimeout(() => {
+        console.log(`late line of ${context.awsRequestId}`);
+        require('fs').writeFileSync(event.marker, 'printed');
+      }, 20);
+      return process.pid;
+    case 'flood': {
+      // Node queues what a full pipe does not take: wait for it to drain,
+      // so everything is written before the response.
+      const line = 'f'.repeat(1023) + '\n';
+      for (let i = 0; i < event.kb; i++) {
+        if (!process.stdout.write(line)) await new Promise((r) => process.stdout.once('drain', r));
+      }
+      return process.pid;
+    }
+    case 'longLine':
+      process.stdout.write('x'.repeat(300 * 1024) + '\n');
+      if (!process.stdout.write('after the long line\n')) await new Promise((r) => process.stdout.once('drain', r));
+      return process.pid;
     case 'fail':
       throw new Error('failed on purpose');
     case 'env':
