@@ -553,3 +553,22 @@ func TestEscapeHatches(t *testing.T) {
 		t.Errorf("rollback --to -1: %d %s", r.code, r.stderr)
 	}
 }
+
+// An engine error about deployment groups is said in serverless.yml's terms.
+func TestGroupErrorsInPlainWords(t *testing.T) {
+	cfg := orders(t)
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), "custom:\n", "custom:\n  deploymentSettings:\n    stages: [prod]\n", 1)), 0o644)
+	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, Out: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	for _, cmd := range []string{"rollback", "promote", "retry"} {
+		r := cliT(t, cmd, "api", "--config", cfg)
+		if r.code != 1 || !strings.Contains(r.stderr, "function orders-dev-api has no deploymentSettings in the running engine (for stage dev") {
+			t.Errorf("%s api with the stage outside deploymentSettings.stages: %d %s", cmd, r.code, r.stderr)
+		}
+	}
+}

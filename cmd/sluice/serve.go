@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -135,14 +136,15 @@ func (o *serveOptions) run(stdout, stderr io.Writer) error {
 
 // printWatch says what a change of the service's files did.
 func printWatch(w io.Writer, changes []control.Change, err error) {
-	if err != nil {
+	switch {
+	case errors.Is(err, deploy.ErrAlreadyInProgress):
+		fmt.Fprintln(w, "A deployment is in progress: the changes deploy when it ends (sluice status shows it).")
+		return
+	case err != nil:
 		fmt.Fprintf(w, "Changed files not deployed: %v\n", err)
 		return
 	}
-	if len(changes) == 0 {
-		fmt.Fprintln(w, "Files changed; no function's code or configuration did.")
-		return
-	}
+	// No change at all (an editor's swap file, a README) prints nothing.
 	for _, c := range changes {
 		switch {
 		case c.Error != "":

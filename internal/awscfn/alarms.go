@@ -18,10 +18,10 @@ import (
 // over the result later. tpl already holds the user's resources, so for a
 // logical ID the user also defines, the alarm is merged under the user's
 // definition again: the user's keys win, as with the plugin.
-func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
+func addAlarms(tpl Template, svc *config.Service) (*alerts.Compiled, config.Diagnostics, error) {
 	compiled, diags := alerts.Compile(svc)
 	if err := diags.Err(); err != nil {
-		return diags, err
+		return nil, diags, err
 	}
 	resources := tpl["Resources"].(map[string]any)
 	var user map[string]any
@@ -73,7 +73,7 @@ func addAlarms(tpl Template, svc *config.Service) (config.Diagnostics, error) {
 		})
 	}
 	addAlertConditions(resources, svc, compiled)
-	return diags, nil
+	return compiled, diags, nil
 }
 
 // listIDs names up to three logical IDs, then how many more.

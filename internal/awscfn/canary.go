@@ -46,7 +46,7 @@ type canary struct {
 	byID      map[string]*gradual // by function logical ID
 	diags     config.Diagnostics
 	seen      map[string]bool  // diagnostics already reported (global settings apply to many functions)
-	alerts    *alerts.Compiled // custom.alerts, compiled when an alarm name needs resolving
+	alerts    *alerts.Compiled // custom.alerts as addAlarms compiled it, to resolve alarm names
 	owned     map[string]bool  // resources already copied for changing (see cloneMap)
 	bypasses  []bypass
 	// canaryAlarms are each function's deploymentSettings.canaryAlarms (see canaryalarms.go).
@@ -75,8 +75,8 @@ func (c *canary) own(id string) map[string]any {
 // and an alias whose UpdatePolicy lets CodeDeploy shift traffic, and every
 // event source re-pointed from the function to the alias. Where the plugin
 // leaves a gap (see eventSources and addDeploymentConfigs), it is closed.
-func addCanary(tpl Template, svc *config.Service) (config.Diagnostics, error) {
-	c := &canary{svc: svc, resources: obj(tpl["Resources"]), byID: map[string]*gradual{}, seen: map[string]bool{}, owned: map[string]bool{}}
+func addCanary(tpl Template, svc *config.Service, compiled *alerts.Compiled) (config.Diagnostics, error) {
+	c := &canary{svc: svc, resources: obj(tpl["Resources"]), byID: map[string]*gradual{}, seen: map[string]bool{}, owned: map[string]bool{}, alerts: compiled}
 	for _, f := range svc.Functions {
 		if f.DeploymentSettings != nil {
 			c.plan(f)

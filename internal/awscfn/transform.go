@@ -36,12 +36,12 @@ func Transform(tpl Template, svc *config.Service) (Template, config.Diagnostics,
 	// aws-alerts runs at package:compileEvents, before the canary plugin
 	// (after:aws:package:finalize:mergeCustomProviderResources), so the
 	// canary settings can refer to the alarms it creates.
-	ds, err := addAlarms(out, svc)
+	compiled, ds, err := addAlarms(out, svc)
 	diags = append(diags, ds...)
 	if err != nil {
 		return nil, diags, err
 	}
-	ds, err = addCanary(out, svc)
+	ds, err = addCanary(out, svc, compiled)
 	diags = append(diags, ds...)
 	if err != nil {
 		return nil, diags, err

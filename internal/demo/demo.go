@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/invoke"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/progress"
 )
@@ -83,7 +85,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	fmt.Fprintf(out, "sluice demo: the orders API (examples/orders) with time running %g× faster — a minute of deployment schedule takes %s\n", opts.TimeScale, roundWall(time.Duration(float64(time.Minute)/opts.TimeScale)))
 	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr,
-		TimeScale: opts.TimeScale, Out: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		TimeScale: opts.TimeScale, Out: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// As sluice serve's default: at the demo's rates, one process per
+		// concurrent request would be a cold-start storm.
+		Invoke: invoke.Options{MaxEnvironments: 2 * goruntime.NumCPU()}})
 	if err != nil {
 		return nil, fmt.Errorf("serve the example: %w", err)
 	}

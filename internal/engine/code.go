@@ -50,6 +50,9 @@ func (e *Engine) snapshotCode(svc *config.Service) (map[string]registry.Code, er
 			groups = append(groups, g)
 		}
 		files := runtime.HandlerFiles(f.Runtime, f.Handler)
+		if err := registry.CheckConfined(svc.Dir, files); err != nil {
+			return nil, fmt.Errorf("%s: function %s: %w", svc.Pos("functions."+f.Key+".handler"), f.Key, err)
+		}
 		g.keys = append(g.keys, f.Key)
 		g.handlers[f.Key] = files
 		g.confined = append(g.confined, files...)

@@ -185,6 +185,7 @@ func (g *Gateway) URL(r *Route) string {
 var (
 	msgHeaderTooLarge = []byte(`{"message":"Request Header Fields Too Large"}`)
 	msgNotFound       = []byte(`{"message":"Not Found"}`)
+	msgBadRequest     = []byte(`{"message":"Bad Request"}`)
 	msgMissingToken   = []byte(`{"message":"Missing Authentication Token"}`)
 	msgTooLarge       = []byte(`{"message":"Request Too Long"}`)
 	msgRESTError      = []byte(`{"message": "Internal server error"}`)
@@ -200,6 +201,24 @@ var jsonType = []string{"application/json"}
 // values together (10,240 bytes, not adjustable).
 const MaxHeaderBytes = 10240
 
+// validEscapes reports whether every '%' in s starts a two-digit hex
+// escape (net/http checks the path itself, not the query).
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // headerBytes is the size of r's header fields.
 func headerBytes(r *http.Request) int {
 	n := 0
@@ -214,6 +233,10 @@ func headerBytes(r *http.Request) int {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if headerBytes(r) > MaxHeaderBytes {
 		writeFixed(w, http.StatusRequestHeaderFieldsTooLarge, msgHeaderTooLarge)
+		return
+	}
+	if !validEscapes(r.URL.RawQuery) {
+		writeFixed(w, http.StatusBadRequest, msgBadRequest)
 		return
 	}
 	t := g.tables.Load()
@@ -280,7 +303,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errTooLarge) {
 			writeFixed(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 		} else {
-			writeFixed(w, http.StatusBadRequest, []byte(`{"message":"Bad Request"}`))
+			writeFixed(w, http.StatusBadRequest, msgBadRequest)
 		}
 		return
 	}

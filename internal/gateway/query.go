@@ -4,11 +4,11 @@ import "strings"
 
 // parseQuery reads a raw query string the way API Gateway fills
 // queryStringParameters: pairs split on '&' only (a ';' is data), each
-// split on its first '='; a key without '=' has the value "". Decoding is
-// lenient where url.ParseQuery is strict: a malformed escape (%zz, a lone
-// %) is kept as written rather than the whole pair dropped, and '+' is a
-// space. Bytes that are not UTF-8 after decoding reach the function as
-// U+FFFD, as the event is JSON.
+// split on its first '='; a key without '=' has the value "", '+' is a
+// space. url.ParseQuery drops a pair with a ';' in it; here it is data.
+// (ServeHTTP has refused malformed escapes already; were one to come, it
+// would be kept as written.) Bytes that are not UTF-8 after decoding reach
+// the function as U+FFFD, as the event is JSON.
 func parseQuery(raw string) map[string][]string {
 	if raw == "" {
 		return nil
@@ -49,10 +49,6 @@ func queryUnescape(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func unhex(c byte) byte {

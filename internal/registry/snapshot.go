@@ -91,7 +91,7 @@ func (c *codeStore) store(srcDir string, opts SnapshotOptions) ([]treeEntry, err
 	if err != nil {
 		return nil, err
 	}
-	if err := checkConfined(srcDir, opts.Confined); err != nil {
+	if err := CheckConfined(srcDir, opts.Confined); err != nil {
 		return nil, err
 	}
 	absStore, _ := filepath.Abs(c.dir)
@@ -198,9 +198,9 @@ func (c *codeStore) materialize(entries []treeEntry, aside map[string]bool) (tre
 	return t, nil
 }
 
-// checkConfined refuses paths below root that a symbolic link resolves to
+// CheckConfined refuses paths below root that a symbolic link resolves to
 // somewhere outside it (missing paths are the runtime's to report).
-func checkConfined(root string, rels []string) error {
+func CheckConfined(root string, rels []string) error {
 	if len(rels) == 0 {
 		return nil
 	}
