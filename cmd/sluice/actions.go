@@ -87,7 +87,7 @@ func (o *actionOptions) run(ctx context.Context, out, errOut io.Writer, function
 	}
 	d, err := act(client, ctx, fn, false)
 	if err != nil {
-		return err
+		return o.plainError(fn, err)
 	}
 	if starts { // a new deployment: its id goes to stdout
 		t.Published(progress.Change{Function: d.Target.FunctionName, FromVersion: d.Target.CurrentVersion, ToVersion: d.Target.TargetVersion, DeploymentID: d.ID})

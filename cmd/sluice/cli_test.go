@@ -553,3 +553,36 @@ func TestEscapeHatches(t *testing.T) {
 		t.Errorf("rollback --to -1: %d %s", r.code, r.stderr)
 	}
 }
+
+// An engine error about deployment groups is said in serverless.yml's terms.
+func TestGroupErrorsInPlainWords(t *testing.T) {
+	cfg := orders(t)
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), "custom:\n", "custom:\n  deploymentSettings:\n    stages: [prod]\n", 1)), 0o644)
+	e, err := engine.Start(engine.Options{Config: cfg, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, Out: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	for _, cmd := range []string{"rollback", "promote", "retry"} {
+		r := cliT(t, cmd, "api", "--config", cfg)
+		if r.code != 1 || !strings.Contains(r.stderr, "function orders-dev-api has no deploymentSettings in the running engine (for stage dev") {
+			t.Errorf("%s api with the stage outside deploymentSettings.stages: %d %s", cmd, r.code, r.stderr)
+		}
+	}
+}
+
+// TestDemoCommand runs `sluice demo` as a user would, faster: colour as
+// asked, the bad version's full reason once at its end, exit 0.
+func TestDemoCommand(t *testing.T) {
+	r := cliT(t, "demo", "--time-scale", "600", "--rate", "100", "--color", "always")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"\x1b[32m✔\x1b[0m v2 serves all traffic", "\x1b[31m✘\x1b[0m Stopped", "went into ALARM", "summary"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -154,3 +154,16 @@ func (g *globalOptions) gradualFunction(name string) (string, error) {
 	}
 	return fn, nil
 }
+
+// plainError says an engine error about function in the service's terms:
+// the engine speaks of deployment groups, the service of deploymentSettings.
+func (g *globalOptions) plainError(function string, err error) error {
+	if code := control.ErrorCode(err); code != "GroupNotFound" && code != "DeploymentNotFound" {
+		return err
+	}
+	stage := g.stage
+	if svc := g.service(); svc != nil {
+		stage = svc.Stage
+	}
+	return fmt.Errorf("function %s has no deploymentSettings in the running engine (for stage %s, if custom.deploymentSettings.stages leaves it out, it deploys at once; after adding them, run sluice deploy): %w", function, stage, err)
+}

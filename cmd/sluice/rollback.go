@@ -63,7 +63,8 @@ func (o *rollbackOptions) run(ctx context.Context, out io.Writer, function strin
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return o.startAndWait(ctx, client, out, o.output, rollbackCode, func() (deploy.Deployment, error) {
-		return client.RollbackWith(ctx, fn, control.RollbackRequest{ToVersion: o.to}, false)
+		d, err := client.RollbackWith(ctx, fn, control.RollbackRequest{ToVersion: o.to}, false)
+		return d, o.plainError(fn, err)
 	})
 }
 

@@ -39,7 +39,7 @@ func buildAlarms(svc *config.Service) (*alarmSet, config.Diagnostics) {
 				return f.Name, nil
 			}
 		}
-		return "", fmt.Errorf("Ref %s names no function of the service", logicalID)
+		return "", fmt.Errorf("{Ref: %s} names no function of the service", logicalID)
 	}
 	set.ref = ref
 	canary, canaryDiags := buildCanaryAlarms(svc, svc.GradualStage())
