@@ -39,3 +39,26 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDotenv feeds the .env parser and dotenv-expand arbitrary files: they
+// must never panic or run away (a variable that expands into itself is an
+// error). Run with `go test ./internal/config -fuzz FuzzDotenv`.
+func FuzzDotenv(f *testing.F) {
+	for _, file := range []string{"testdata/local/dotenv-stage/.env.dev", "testdata/local/dotenv-stage/.env"} {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("A=$A$A\nB=${B:-${B}}\nC='multi\nline'\nD=\"x\\n$C\"\n"))
+	f.Add([]byte("A=${B}\nB=${A}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		keys, parsed := parseDotenv(string(src))
+		if len(keys) != len(parsed) {
+			t.Fatalf("%d keys but %d values", len(keys), len(parsed))
+		}
+		vals, err := dotenvExpand(keys, parsed, func(string) (string, bool) { return "", false })
+		if err == nil && len(vals) != len(keys) {
+			t.Fatalf("%d keys expanded into %d values", len(keys), len(vals))
+		}
+	})
+}

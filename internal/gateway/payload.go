@@ -73,8 +73,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, rc *requestCtx) {
 			APIID:            restAPIID,
 		},
 	}
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query()
+	if q := parseQuery(r.URL.RawQuery); q != nil {
 		ev.QueryStringParameters = make(map[string]string, len(q))
 		for k, vs := range q {
 			ev.QueryStringParameters[k] = vs[len(vs)-1]
@@ -371,8 +370,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	if r.Host != "" {
 		ev.Headers["host"] = r.Host
 	}
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query()
+	if q := parseQuery(r.URL.RawQuery); q != nil {
 		ev.QueryStringParameters = make(map[string]string, len(q))
 		for k, vs := range q {
 			ev.QueryStringParameters[k] = strings.Join(vs, ",")

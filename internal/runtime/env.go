@@ -40,6 +40,7 @@ type env struct {
 	// holdsSlot: the environment counts against the pool's EnvironmentCap;
 	// stopping it frees the slot unless an eviction moved it first.
 	holdsSlot atomic.Bool
+	cg        *memCgroup // nil where cgroups cannot be made
 	mem       *memStat
 
 	out  *output // the function's stdout+stderr and sluice's platform lines
@@ -147,6 +148,11 @@ func (p *Pool) startEnv() (*env, error) {
 	}
 	e.pid = e.cmd.Process.Pid
 	e.mem = openMemStat(e.pid)
+	if e.cg = newMemCgroup(p.spec.MemoryMB); e.cg != nil {
+		if err := e.cg.add(e.pid); err != nil {
+			p.log.Warn("cannot limit the environment's memory", "err", err)
+		}
+	}
 	// Serve only now that the process group is known: a connection made
 	// before waits in the listen queue, then is checked like any other.
 	go e.srv.Serve(&groupListener{Listener: ln, pgid: e.pid, refused: &e.refused})
@@ -285,6 +291,7 @@ func (e *env) stop(grace time.Duration) {
 			}
 			signalGroup(e.pid, syscall.SIGKILL) // also whatever the function spawned
 			<-e.exited
+			e.cg.remove()
 		}
 		e.srv.Close()
 		e.closeEndpoint()

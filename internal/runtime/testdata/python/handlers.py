@@ -85,3 +85,10 @@ def act(event, context):
     if action == "env":
         return {"env": dict(os.environ), "cwd": os.getcwd()}
     raise ValueError("unknown action %s" % action)
+
+
+def hog(event, context):
+    """Allocates until the memory limit ends the process."""
+    keep = []
+    while True:
+        keep.append(b"x" * (8 << 20))
