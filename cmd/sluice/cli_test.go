@@ -572,3 +572,17 @@ func TestGroupErrorsInPlainWords(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoCommand runs `sluice demo` as a user would, faster: colour as
+// asked, the bad version's full reason once at its end, exit 0.
+func TestDemoCommand(t *testing.T) {
+	r := cliT(t, "demo", "--time-scale", "600", "--rate", "100", "--color", "always")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"\x1b[32m✔\x1b[0m v2 serves all traffic", "\x1b[31m✘\x1b[0m Stopped", "went into ALARM", "summary"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -355,12 +355,15 @@ func printWarnings(w io.Writer, validation, transform config.Diagnostics) {
 	all = append(all, transform.Warnings()...)
 	all.Sort()
 	seen := make(map[string]bool, len(all))
+	var b strings.Builder // one write, however many warnings
 	for _, d := range all {
 		if line := d.Error(); !seen[line] {
 			seen[line] = true
-			fmt.Fprintln(w, line)
+			b.WriteString(line)
+			b.WriteByte('\n')
 		}
 	}
+	io.WriteString(w, b.String())
 }
 
 // readTemplate reads and decodes the template at path; size is its length

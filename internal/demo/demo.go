@@ -200,9 +200,11 @@ func deployAndFollow(ctx context.Context, client *control.Client, out io.Writer,
 		return d, err
 	}
 	t.Track(d)
-	if _, err := t.Wait(ctx, watchErr); err != nil {
+	code, err := t.Wait(ctx, watchErr)
+	if err != nil {
 		return d, err
 	}
+	t.Finish(code, nil) // a failure's full reason, once
 	return client.Deployment(ctx, id)
 }
 
