@@ -332,7 +332,7 @@ func Start(opts Options) (_ *Engine, err error) {
 			"The control API (deploy, stop, rollback) still answers only this machine.\n", opts.Addr, opts.APIAddr)
 	}
 	e.apiSrv = newServer(api, apiReadTimeout, apiWriteTimeout)
-	e.serve(e.gatewaySrv, limitConns(gatewayLn, gatewayMaxConns))
+	e.serve(e.gatewaySrv, limitConns(gateway.Listener(gatewayLn), gatewayMaxConns))
 	e.serve(e.apiSrv, limitConns(apiLn, apiMaxConns))
 	if err := e.writeInfo(svc); err != nil {
 		e.log.Warn("cannot write the engine file; CLI commands will not find this engine", "err", err)

@@ -73,8 +73,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, rc *requestCtx) {
 			APIID:            restAPIID,
 		},
 	}
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query()
+	if q := parseQuery(r.URL.RawQuery); q != nil {
 		ev.QueryStringParameters = make(map[string]string, len(q))
 		for k, vs := range q {
 			ev.QueryStringParameters[k] = vs[len(vs)-1]
@@ -371,8 +370,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	if r.Host != "" {
 		ev.Headers["host"] = r.Host
 	}
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query()
+	if q := parseQuery(r.URL.RawQuery); q != nil {
 		ev.QueryStringParameters = make(map[string]string, len(q))
 		for k, vs := range q {
 			ev.QueryStringParameters[k] = strings.Join(vs, ",")
@@ -396,9 +394,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	for k, v := range out.Headers {
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
-	for _, c := range out.Cookies {
-		h["Set-Cookie"] = append(h["Set-Cookie"], c)
-	}
+	h["Set-Cookie"] = append(h["Set-Cookie"], out.Cookies...)
 	if out.simple {
 		h["Content-Type"] = jsonType
 	}

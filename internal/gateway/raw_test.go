@@ -61,7 +61,10 @@ func TestRawRequests(t *testing.T) {
 	if err := g.SetRoutes(testRoutes(t, iv)); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(g)
+	srv := httptest.NewUnstartedServer(g)
+	srv.Listener = Listener(srv.Listener)
+	srv.Config.MaxHeaderBytes = 60 << 10 // the engine's
+	srv.Start()
 	defer srv.Close()
 	for _, c := range readRawCases(t, "testdata/raw.txt") {
 		conn, err := net.Dial("tcp", srv.Listener.Addr().String())

@@ -246,16 +246,20 @@ func (r *Registry) SnapshotWith(srcDir string, opts SnapshotOptions) (Code, erro
 	return Code{SHA256: t.sha, Dir: t.dir}, nil
 }
 
-// SnapshotEach stores the files of srcDir that opts select once, and
-// returns a Code per key of aside. Each holds all the files, but its
-// identity (SHA256, which decides whether publishing makes a new version)
-// leaves out the content of the files aside[key] names: another function's
-// handler, in a service whose functions share one artifact, so that
-// editing one function does not make new versions of the others. Until
-// its own identity changes, a function keeps the version, and so the
-// copies of those files, it had.
+// SnapshotEach stores the files of srcDir that opts select once, as one
+// tree, and returns a Code per key of aside. Each Code's Dir is that tree,
+// but its identity (SHA256, which decides whether publishing makes a new
+// version) leaves out the content of the files aside[key] names: another
+// function's handler, in a service whose functions share one artifact, so
+// that editing one function does not make new versions of the others.
+// Until its own identity changes, a function keeps the version, and so
+// the tree and the copies of those files, it had.
 func (r *Registry) SnapshotEach(srcDir string, opts SnapshotOptions, aside map[string][]string) (map[string]Code, error) {
 	entries, err := r.code.store(srcDir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", srcDir, err)
+	}
+	t, err := r.code.materialize(entries)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", srcDir, err)
 	}
@@ -265,11 +269,7 @@ func (r *Registry) SnapshotEach(srcDir string, opts SnapshotOptions, aside map[s
 		for _, p := range paths {
 			set[p] = true
 		}
-		t, err := r.code.materialize(entries, set)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", srcDir, err)
-		}
-		codes[key] = Code{SHA256: t.sha, Dir: t.dir}
+		codes[key] = Code{SHA256: identity(entries, set), Dir: t.dir}
 	}
 	return codes, nil
 }

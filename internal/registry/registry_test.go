@@ -360,3 +360,36 @@ func TestSnapshotNeverFollowsALinkToTheRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotEachLeavesOtherHandlersOutOfAnIdentity(t *testing.T) {
+	f := newFixture(t)
+	f.write("a.js", "exports.a = 1")
+	f.write("b.js", "exports.b = 1")
+	aside := map[string][]string{"a": {"b.js"}, "b": {"a.js"}}
+	first, err := f.reg.SnapshotEach(f.src, registry.SnapshotOptions{}, aside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first["a"].Dir != first["b"].Dir || first["a"].SHA256 == first["b"].SHA256 {
+		t.Fatalf("one tree with two identities expected: %+v", first)
+	}
+	f.write("a.js", "exports.a = 2")
+	second, err := f.reg.SnapshotEach(f.src, registry.SnapshotOptions{}, aside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second["a"].SHA256 == first["a"].SHA256 || second["b"].SHA256 != first["b"].SHA256 {
+		t.Fatalf("editing a.js: a changed %v, b changed %v; want only a", second["a"].SHA256 != first["a"].SHA256, second["b"].SHA256 != first["b"].SHA256)
+	}
+	f.write("handler.js", "exports.shared = 2") // a file both package
+	third, err := f.reg.SnapshotEach(f.src, registry.SnapshotOptions{}, aside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third["a"].SHA256 == second["a"].SHA256 || third["b"].SHA256 == second["b"].SHA256 {
+		t.Fatal("a shared file changed, yet an identity did not")
+	}
+	if b, _ := os.ReadFile(filepath.Join(first["b"].Dir, "a.js")); string(b) != "exports.a = 1" {
+		t.Fatalf("the first tree changed under its versions: a.js = %q", b)
+	}
+}

@@ -81,7 +81,7 @@ func (c *codeStore) snapshot(srcDir string, opts SnapshotOptions) (tree, error) 
 	if err != nil {
 		return tree{}, err
 	}
-	return c.materialize(entries, nil)
+	return c.materialize(entries)
 }
 
 // store copies the files of srcDir that opts select into the blob store
@@ -150,12 +150,9 @@ func (c *codeStore) store(srcDir string, opts SnapshotOptions) ([]treeEntry, err
 	return entries, nil
 }
 
-// materialize links entries into a tree named by their identity: every
-// entry's path and content, except that the content of the paths in aside
-// does not count (their paths do). A tree of that identity already stored
-// is reused as it is.
-func (c *codeStore) materialize(entries []treeEntry, aside map[string]bool) (tree, error) {
-	blobs := filepath.Join(c.dir, "blobs")
+// identity sums entries' paths and contents, except that the content of
+// the paths in aside does not count (their paths do).
+func identity(entries []treeEntry, aside map[string]bool) string {
 	h := sha256.New()
 	for _, e := range entries {
 		if aside[e.rel] {
@@ -164,7 +161,14 @@ func (c *codeStore) materialize(entries []treeEntry, aside map[string]bool) (tre
 		}
 		fmt.Fprintf(h, "%s\x00%s\n", e.rel, e.blob)
 	}
-	t := tree{sha: hex.EncodeToString(h.Sum(nil))}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// materialize links entries into a tree named by their identity. A tree
+// of that identity already stored is reused as it is.
+func (c *codeStore) materialize(entries []treeEntry) (tree, error) {
+	blobs := filepath.Join(c.dir, "blobs")
+	t := tree{sha: identity(entries, nil)}
 	t.dir = codeDirFor(c.dir, t.sha)
 	if _, err := os.Stat(t.dir); err == nil {
 		return t, nil // this exact tree is already stored
