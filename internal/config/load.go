@@ -172,7 +172,7 @@ func join(path, key string) string {
 }
 
 func (d *decoder) errorf(n *node, path, hint, format string, args ...any) {
-	pos := Pos{File: d.svc.File}
+	var pos Pos
 	if n != nil {
 		pos = n.pos
 	} else {

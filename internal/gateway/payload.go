@@ -394,9 +394,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, rc *requestCtx) {
 	for k, v := range out.Headers {
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
-	for _, c := range out.Cookies {
-		h["Set-Cookie"] = append(h["Set-Cookie"], c)
-	}
+	h["Set-Cookie"] = append(h["Set-Cookie"], out.Cookies...)
 	if out.simple {
 		h["Content-Type"] = jsonType
 	}

@@ -531,7 +531,10 @@ func (iv *Invoker) Close(ctx context.Context) error {
 	iv.reaper.Stop()
 	iv.reapMu.Unlock()
 	close(iv.closing)
-	iv.poolMu.Lock() // no pool is being created from here on
+	// A barrier: a pool being created finishes before Close goes on, and
+	// none is created after (poolFor checks closed under poolMu).
+	iv.poolMu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier
 	iv.poolMu.Unlock()
 	var (
 		wg   sync.WaitGroup
