@@ -123,9 +123,9 @@ func (s *shapes) pick(options ...string) string { return options[s.next(len(opti
 var shapeFunctions = []string{"a", "b", "my-fn"}
 
 func (s *shapes) service() string {
-	src := "service: s\ncustom: {deploymentSettings: {stages: " + s.pick("[]", "[dev]", "[prod]") + "}}\nfunctions:\n"
+	src := "service: s\ncustom: {deploymentSettings: {stages: " + s.pick("[]", "[dev]", "[prod]") + "}" + s.pick("", ", alerts: {alarms: [functionErrors]}") + "}\nfunctions:\n"
 	for _, fn := range shapeFunctions {
-		src += "  " + fn + ": {handler: h.x"
+		src += "  " + fn + ": {handler: h.x" + s.pick("", ", condition: IsProd", ", alarms: [functionErrors]")
 		if s.next(4) != 0 {
 			src += ", deploymentSettings: {type: " + s.pick("AllAtOnce", "Canary10Percent5Minutes", "Canary20Percent7Minutes", "Linear50PercentEvery1Minute", "Bogus", "''") +
 				", alias: " + s.pick("Live", "live", "''", "a-b") +
@@ -139,7 +139,8 @@ func (s *shapes) service() string {
 }
 
 var shapeTypes = func() []string {
-	types := []string{"AWS::Lambda::Version", "AWS::Lambda::Function", "AWS::IAM::Role", "Custom::S3", "AWS::StepFunctions::StateMachine", "AWS::CodeDeploy::Application"}
+	types := []string{"AWS::Lambda::Version", "AWS::Lambda::Function", "AWS::IAM::Role", "Custom::S3", "AWS::StepFunctions::StateMachine", "AWS::CodeDeploy::Application",
+		"AWS::Lambda::Alias", "AWS::CloudWatch::Alarm"}
 	for typ := range eventSources {
 		types = append(types, typ)
 	}
@@ -150,16 +151,24 @@ var shapeTypes = func() []string {
 var shapeKeys = []string{"FunctionName", "Integration", "Uri", "Subscription", "Endpoint", "Protocol", "Targets", "Arn", "Id",
 	"NotificationConfiguration", "LambdaConfigurations", "Function", "TopicRulePayload", "Actions", "Lambda", "FunctionArn",
 	"LambdaConfig", "LambdaFunctionArn", "Type", "Qualifier", "DestinationArn", "AuthorizerUri", "IntegrationUri",
-	"TargetFunctionArn", "PreSignUp", "LambdaArn", "Policies", "PolicyDocument", "Statement", "DependsOn"}
+	"TargetFunctionArn", "PreSignUp", "LambdaArn", "Policies", "PolicyDocument", "Statement", "DependsOn",
+	"ProvisionedConcurrencyConfig", "Name", "MetricName", "Namespace"}
 
 func (s *shapes) template() Template {
 	res := map[string]any{}
 	n := s.next(12)
 	for i := 0; i < n; i++ {
-		id := s.pick("ALambdaFunction", "BLambdaFunction", "MyDashfnLambdaFunction", "V1", "V2", "R1", "R2", "IamRoleLambdaExecution", "SDevDeploymentApplication", "AProvConcLambdaAlias")
+		id := s.pick("ALambdaFunction", "BLambdaFunction", "MyDashfnLambdaFunction", "V1", "V2", "R1", "R2", "IamRoleLambdaExecution", "SDevDeploymentApplication",
+			"AProvConcLambdaAlias", "ASnapStartLambdaAlias", "AFunctionErrorsAlarm")
 		r := map[string]any{"Type": shapeTypes[s.next(len(shapeTypes))], "Properties": s.value(5)}
 		if s.next(3) == 0 {
-			r["DependsOn"] = s.value(1)
+			r["DependsOn"] = s.pick("AProvConcLambdaAlias", "ASnapStartLambdaAlias", "R1")
+			if s.next(2) == 0 {
+				r["DependsOn"] = s.value(1)
+			}
+		}
+		if s.next(4) == 0 {
+			r["Condition"] = s.pick("IsProd", "")
 		}
 		res[id] = r
 	}
@@ -168,7 +177,7 @@ func (s *shapes) template() Template {
 
 func (s *shapes) value(depth int) any {
 	fn := s.pick("ALambdaFunction", "BLambdaFunction", "MyDashfnLambdaFunction", "Other")
-	switch k := s.next(11); {
+	switch k := s.next(13); {
 	case k == 0:
 		return getAtt(fn, s.pick("Arn", "Version", ""))
 	case k == 1:
@@ -182,10 +191,14 @@ func (s *shapes) value(depth int) any {
 	case k == 5:
 		return float64(s.next(100))
 	case k == 6:
-		return s.pick("lambda", "AWS_LAMBDA", "$LATEST", "true")
+		return s.pick("lambda", "AWS_LAMBDA", "$LATEST", "true", "provisioned", "snapstart")
+	case k == 7: // the framework's ARN of its provisioned or snapstart alias
+		return map[string]any{"Fn::Join": []any{":", []any{getAtt(fn, "Arn"), s.pick("provisioned", "snapstart", "Live")}}}
+	case k == 8:
+		return map[string]any{"Fn::Sub": s.pick("${AProvConcLambdaAlias}", "x${ASnapStartLambdaAlias}y", "${ALambdaFunction.Arn}")}
 	case depth <= 0:
 		return true
-	case k <= 8:
+	case k <= 10:
 		l := make([]any, s.next(4))
 		for i := range l {
 			l[i] = s.value(depth - 1)
