@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -37,7 +38,8 @@ const WatchInterval = 500 * time.Millisecond
 // Watch publishes and deploys the service as its files change, until stop
 // is called (`sluice serve --watch`). Every interval it takes a
 // fingerprint of the service directory (paths, sizes and modification
-// times; not .sluice, .git, .serverless or node_modules/.cache), starting
+// times; not .sluice, .git or .serverless; of node_modules only its
+// entries, which installing or removing a package changes), starting
 // from the files as they are when Watch returns. Once a change has
 // settled for an interval, it calls PublishAndDeploy, which publishes the
 // functions whose code or configuration changed, makes those without
@@ -94,8 +96,18 @@ func fingerprint(dir string) uint64 {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		if d.IsDir() {
-			switch {
-			case d.Name() == StateDirName, d.Name() == ".git", d.Name() == ".serverless", rel == filepath.Join("node_modules", ".cache"):
+			switch d.Name() {
+			case StateDirName, ".git", ".serverless":
+				return filepath.SkipDir
+			case "node_modules":
+				// Thousands of files that change when packages are installed
+				// or removed: the package directories and npm's lock show it.
+				entries, _ := os.ReadDir(path)
+				for _, e := range entries {
+					if info, err := e.Info(); err == nil && e.Name() != ".cache" {
+						fmt.Fprintf(h, "%s/%s\x00%d\x00%d\n", rel, e.Name(), info.Size(), info.ModTime().UnixNano())
+					}
+				}
 				return filepath.SkipDir
 			}
 			return nil
