@@ -42,8 +42,7 @@ type Published struct {
 type desired struct {
 	svc       *config.Service
 	functions []desiredFunction
-	alarms    []alarm.Spec
-	alarmSet  *alarmSet // with the canary alarms, which follow deployments (canary.go)
+	alarms    *alarmSet // the canary alarms among them follow deployments (canary.go)
 	groups    []*deploy.Group
 	routes    []gateway.Route // without targets: apply resolves them once the versions exist
 	cors      *gateway.CORS   // provider.httpApi.cors
@@ -83,7 +82,7 @@ func (e *Engine) plan(svc *config.Service) (*desired, error) {
 	if err := diags.Err(); err != nil {
 		errs = append(errs, err)
 	}
-	d.alarms, d.alarmSet = set.specs, set
+	d.alarms = set
 	for _, list := range set.canary {
 		for _, a := range list {
 			// Checked on a version number now; put on the version the alias
@@ -217,7 +216,7 @@ func (e *Engine) apply(d *desired) ([]Published, error) {
 		}
 		r.Target = e.routeTarget(d.svc, r.Function, t)
 	}
-	if err := e.setAlarms(d.alarmSet); err != nil {
+	if err := e.setAlarms(d.alarms); err != nil {
 		return nil, err
 	}
 	e.deployer.SetGroups(d.groups)
