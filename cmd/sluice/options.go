@@ -31,7 +31,7 @@ func (g *globalOptions) bindFlags(root *cobra.Command) {
 	f.StringVarP(&g.stage, "stage", "s", "", "the stage (default: provider.stage, else dev)")
 	f.StringVarP(&g.region, "region", "r", "", "the region (default: provider.region, else us-east-1)")
 	f.StringVar(&g.stateDirArg, "state-dir", "", "where the local engine keeps its state (default: .sluice beside the service definition)")
-	f.StringArrayVar(&g.params, "param", nil, "a value for ${param:`key=value`} (repeatable; wins over params.<stage> and params.default)")
+	f.StringArrayVar(&g.params, "param", nil, "a value for ${param:key}, given as `key=value` (repeatable; wins over params.<stage> and params.default)")
 	f.StringArrayVar(&g.vars, "var", nil, "a local value for a variable only AWS resolves, e.g. `'ssm:/path=value'` (repeatable; wins over sluice.local.yml)")
 	root.PersistentPreRun = func(*cobra.Command, []string) {
 		// Without --config, every command names the serverless.yml, .yaml or

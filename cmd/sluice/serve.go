@@ -74,7 +74,7 @@ requests, in-flight invocations finish, processes stop.`,
 	fl.StringVar(&f.accessKey, "api-access-key", engine.DefaultAccessKeyID, "the access key id the AWS APIs accept and functions get ('' accepts any caller)")
 	fl.BoolVarP(&f.watch, "watch", "w", false, "publish and deploy each function whose files change: at once without deploymentSettings, gradually with them")
 	fl.IntVar(&f.maxEnvs, "max-environments", 2*goruntime.NumCPU(), "at most this many function processes at once, queueing requests beyond (0: one per concurrent request, as Lambda)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (`sluice logs` still has it)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not print a line per request and the functions' output (sluice logs still has it)")
 	return cmd
 }
 

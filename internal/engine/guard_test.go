@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -15,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/invoke"
 )
 
 // The audit's scenario: a web page posts to the control API without a
@@ -131,4 +135,53 @@ func TestAPIListenerAnswersBrowsersAndStrays(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("an unknown path: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
+}
+
+// --host 0.0.0.0: a loud warning; the CLI still reaches the control API
+// over loopback, and the machine's other addresses do not.
+func TestWildcardHostKeepsTheControlAPILocal(t *testing.T) {
+	dir := shopDir(t)
+	var out strings.Builder
+	e, err := Start(Options{Config: dir + "/serverless.yml", Addr: "0.0.0.0:0", APIAddr: "0.0.0.0:0", Out: &out,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Invoke: invoke.Options{StopGrace: 500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(t, e) })
+	if !strings.Contains(out.String(), "WARNING") || !strings.HasPrefix(e.APIURL(), "http://127.0.0.1:") {
+		t.Fatalf("start-up printout %q, API at %s", out.String(), e.APIURL())
+	}
+	client, err := control.Dial(e.StateDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Deployment(context.Background(), "d-NOSUCH123"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("the CLI over loopback: %v", err)
+	}
+	ip := nonLoopbackIP()
+	if ip == "" {
+		t.Log("no non-loopback address on this machine: the network side is covered by testdata/guard.txt")
+		return
+	}
+	port := e.APIURL()[strings.LastIndexByte(e.APIURL(), ':')+1:]
+	req, _ := http.NewRequest(http.MethodPost, "http://"+ip+":"+port+control.Prefix+"deploy", strings.NewReader("{}"))
+	req.Header.Set(control.TokenHeader, "Bearer "+client.Info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the control API from %s, with the token: %d", ip, resp.StatusCode)
+	}
+}
+
+func nonLoopbackIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
