@@ -69,3 +69,13 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// CloseWrite passes a half-close on (see gateway.Listener): without it
+// net/http closes outright on an unread body and the client may get a
+// reset instead of its answer.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

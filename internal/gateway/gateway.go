@@ -191,7 +191,7 @@ var (
 	// A REST API's answer to an event over Lambda's payload limit, as
 	// captured from API Gateway (koki-develop/lgtm-generator#10): 413,
 	// 31 bytes, with the space its other REST bodies have.
-	msgRESTTooLarge = []byte(`{"message": "Request Too Long"}`)
+	msgRESTTooLarge   = []byte(`{"message": "Request Too Long"}`)
 	msgRESTError      = []byte(`{"message": "Internal server error"}`)
 	msgHTTPAPIError   = []byte(`{"message":"Internal Server Error"}`)
 	msgThrottled      = []byte(`{"message":"Too Many Requests"}`)

@@ -62,3 +62,13 @@ func goError(p []byte) (code int, ok bool) {
 	}
 	return code, true
 }
+
+// CloseWrite half-closes the connection as the TCP connection beneath
+// does: net/http does so before closing on a request body it did not
+// read, so the client reads its answer (a 413) rather than a reset.
+func (c jsonErrorConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
