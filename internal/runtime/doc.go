@@ -27,4 +27,32 @@
 // line by line to the environment's log stream (package logs) between
 // START, END and REPORT lines. Durations are real time; log timestamps and
 // stream dates come from the injected clock.
+//
+// # An environment's life
+//
+// Each environment is in one of five states (envState, state.go), and every
+// change goes through one function that refuses and logs an illegal one
+// (testdata/envstates.txt lists every pair):
+//
+//	starting  the process runs its init code, until its first GET /next
+//	idle      initialized, in the pool, waiting for an invocation
+//	busy      running one invocation
+//	stopping  its process group killed (SIGTERM first when the pool closes),
+//	          its endpoint and log stream closing
+//	dead      stopped; process, endpoint and EnvironmentCap slot released
+//
+//	starting → busy      initialized: it runs the invocation it was started for
+//	starting → stopping  init failed, timed out, or its caller gave up
+//	idle → busy          a warm invocation takes it
+//	idle → stopping      reaped (IdleTimeout), evicted for another version,
+//	                     found exited, or the pool closes
+//	busy → idle          the invocation ended and it can be reused
+//	busy → stopping      the invocation timed out or crashed it, or it had
+//	                     exited before taking the event
+//	stopping → dead
+//
+// The process may exit in any state: that is noticed when the pool next
+// uses the environment, not a state of its own. testdata/lifecycles.txt
+// drives real processes through these lives (cold start, warm reuse, reap,
+// crash, timeout, init failures) and pins the states each went through.
 package runtime

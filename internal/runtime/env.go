@@ -66,6 +66,8 @@ type env struct {
 	stopping    chan struct{}
 	stopOnce    sync.Once
 	idleSince   time.Time // guarded by pool.mu
+
+	state atomic.Int32 // an envState, changed only by setState
 }
 
 // call is one invocation handed to the runtime.
@@ -278,6 +280,7 @@ func (e *env) exitMessage() string {
 // grace is 0), then closes its endpoint and finishes its log stream.
 func (e *env) stop(grace time.Duration) {
 	e.stopOnce.Do(func() {
+		_ = e.setState(stateStopping) // stopped whatever the state: a refusal is logged
 		close(e.stopping)
 		if e.pid != 0 {
 			if grace > 0 && !e.dead() {
@@ -307,6 +310,7 @@ func (e *env) stop(grace time.Duration) {
 		if e.holdsSlot.Swap(false) {
 			e.pool.opts.Environments.free()
 		}
+		_ = e.setState(stateDead)
 	})
 }
 

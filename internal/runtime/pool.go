@@ -135,6 +135,10 @@ type Pool struct {
 	bg          sync.WaitGroup // environments being stopped in the background
 
 	invocations, coldStarts, throttles atomic.Uint64
+
+	// observeState, when set (by tests, before the first Invoke), sees
+	// every state change of the pool's environments (see setState).
+	observeState func(e *env, from, to envState)
 }
 
 // NewPool checks spec and prepares to run it; no process starts until the
@@ -346,7 +350,7 @@ func (p *Pool) takeIdleLocked() *env {
 		e := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if !e.dead() {
+		if !e.dead() && e.setState(stateBusy) == nil {
 			return e
 		}
 		p.discardLocked(e)
@@ -357,6 +361,11 @@ func (p *Pool) takeIdleLocked() *env {
 // release makes e available for the next invocation.
 func (p *Pool) release(e *env) {
 	p.mu.Lock()
+	if e.setState(stateIdle) != nil {
+		p.discardLocked(e)
+		p.mu.Unlock()
+		return
+	}
 	e.idleSince = time.Now()
 	p.idle = append(p.idle, e)
 	if p.opts.IdleTimeout > 0 && !p.reaperArmed && !p.closed {
@@ -520,6 +529,10 @@ func (p *Pool) coldStart(ctx context.Context, res *Result) (*env, error) {
 	select {
 	case <-e.ready:
 		res.InitDuration = e.readyAt.Sub(e.startedAt)
+		if err := e.setState(stateBusy); err != nil {
+			p.discard(e)
+			return nil, err
+		}
 		return e, nil
 	case <-e.initFailed:
 		p.failInit(e, res, e.initFailure.errorType, e.initFailure.payload, time.Since(e.startedAt), "error")
