@@ -201,12 +201,29 @@ var (
 
 var jsonType = []string{"application/json"}
 
-// tooLarge is the 413 body of an API kind.
-func tooLarge(k Kind) []byte {
+// A REST API names the kind of its own answers in x-amzn-ErrorType (the
+// 413 captured in koki-develop/lgtm-generator#10 carries
+// BadRequestException; a path or method it lacks is
+// MissingAuthenticationTokenException).
+var (
+	errTypeBadRequest   = []string{"BadRequestException"}
+	errTypeMissingToken = []string{"MissingAuthenticationTokenException"}
+)
+
+// writeTooLarge answers 413 as an API kind does.
+func writeTooLarge(w http.ResponseWriter, k Kind) {
 	if k == REST {
-		return msgRESTTooLarge
+		w.Header()["X-Amzn-Errortype"] = errTypeBadRequest
+		writeFixed(w, http.StatusRequestEntityTooLarge, msgRESTTooLarge)
+		return
 	}
-	return msgTooLarge
+	writeFixed(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+}
+
+// writeMissingToken is a REST API's answer to a route it does not have.
+func writeMissingToken(w http.ResponseWriter) {
+	w.Header()["X-Amzn-Errortype"] = errTypeMissingToken
+	writeFixed(w, http.StatusForbidden, msgMissingToken)
 }
 
 // MaxHeaderBytes is API Gateway's limit on a request's headers, names and
@@ -263,7 +280,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if n != nil && n.method(r.Method) == nil && !(r.Method == http.MethodOptions && len(n.cors) > 0) {
 			// A REST API answers a method it does not have like a path it
 			// does not have.
-			writeFixed(w, http.StatusForbidden, msgMissingToken)
+			writeMissingToken(w)
 			return
 		}
 	}
@@ -294,7 +311,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		kind, route = HTTPAPI, t.httpAPI.catchAll
 	} else if (underStage && len(t.rest.routes) > 0) || len(t.httpAPI.routes) == 0 {
 		// REST APIs answer an unknown route with 403, HTTP APIs with 404.
-		writeFixed(w, http.StatusForbidden, msgMissingToken)
+		writeMissingToken(w)
 		return
 	} else {
 		writeFixed(w, http.StatusNotFound, msgNotFound)
@@ -307,13 +324,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength <= drainLimit {
 			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, drainLimit))
 		}
-		writeFixed(w, http.StatusRequestEntityTooLarge, tooLarge(kind))
+		writeTooLarge(w, kind)
 		return
 	}
 	body, err := readBody(r)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			writeFixed(w, http.StatusRequestEntityTooLarge, tooLarge(kind))
+			writeTooLarge(w, kind)
 		} else {
 			writeFixed(w, http.StatusBadRequest, msgBadRequest)
 		}

@@ -293,7 +293,7 @@ func (rc *requestCtx) call(w http.ResponseWriter, event any, in integration) (re
 		// The body fit, but base64 and the request's other fields made the
 		// event too large for Lambda.
 		rc.release(false)
-		writeFixed(w, http.StatusRequestEntityTooLarge, tooLarge(rc.route.Kind))
+		writeTooLarge(w, rc.route.Kind)
 		return res, false
 	}
 	res, err, timedOut := rc.invoke(payload, in.timeout)

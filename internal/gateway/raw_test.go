@@ -21,6 +21,7 @@ type rawCase struct {
 	req    string
 	status int
 	body   *string
+	header map[string]string
 }
 
 var repeatRE = regexp.MustCompile(`\{\{(.)\*(\d+)\}\}`)
@@ -47,6 +48,13 @@ func readRawCases(t *testing.T, file string) []rawCase {
 			cases = append(cases, rawCase{line: i + 1, req: text})
 		case strings.HasPrefix(line, "status "):
 			cases[len(cases)-1].status, _ = strconv.Atoi(line[len("status "):])
+		case strings.HasPrefix(line, "header "):
+			name, value, _ := strings.Cut(line[len("header "):], ": ")
+			c := &cases[len(cases)-1]
+			if c.header == nil {
+				c.header = map[string]string{}
+			}
+			c.header[name] = value
 		case strings.HasPrefix(line, "body "):
 			body := line[len("body "):]
 			cases[len(cases)-1].body = &body
@@ -86,6 +94,11 @@ func TestRawRequests(t *testing.T) {
 		}
 		if resp.StatusCode != c.status {
 			t.Errorf("testdata/raw.txt:%d: status %d, want %d (%.200s)", c.line, resp.StatusCode, c.status, body)
+		}
+		for name, want := range c.header {
+			if got := resp.Header.Get(name); got != want {
+				t.Errorf("testdata/raw.txt:%d: header %s: %q, want %q", c.line, name, got, want)
+			}
 		}
 		if c.body != nil && string(body) != *c.body {
 			t.Errorf("testdata/raw.txt:%d: body %.200s, want %s", c.line, body, *c.body)
