@@ -133,6 +133,46 @@ func TestEnvLifecycles(t *testing.T) {
 	}
 }
 
+// Two lives the table cannot drive: eviction by another version under an
+// EnvironmentCap, and a caller that gives up while its environment starts.
+func TestEnvLifecycleEvictedByAnotherVersion(t *testing.T) {
+	cap := NewEnvironmentCap(1, 0, 0)
+	v1 := newPool(t, spec(t, "nodejs20.x", "node", "handlers.echo"), Options{Environments: cap})
+	s2 := spec(t, "nodejs20.x", "node", "handlers.echo")
+	s2.Version = "2"
+	v2 := newPool(t, s2, Options{Environments: cap})
+	rec1, rec2 := recordStates(v1), recordStates(v2)
+	invokeOK(t, v1, `{}`)
+	invokeOK(t, v2, `{}`) // takes v1's slot: v1's idle environment is stopped
+	rec1.await(t, "version 1's environment to be evicted", rec1.allDead)
+	if got, want := rec1.String(), "starting busy idle stopping dead"; got != want {
+		t.Errorf("evicted environment: %s, want %s", got, want)
+	}
+	if got, want := rec2.String(), "starting busy idle"; got != want {
+		t.Errorf("evicting environment: %s, want %s", got, want)
+	}
+}
+
+func TestEnvLifecycleCallerGivesUpDuringInit(t *testing.T) {
+	p := newPool(t, spec(t, "nodejs20.x", "node", "slowinit.handler"), Options{})
+	rec := recordStates(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Invoke(ctx, Invocation{})
+		done <- err
+	}()
+	testutil.Eventually(t, "the environment to start", func() bool { return p.liveCount() == 1 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Invoke: %v, want context.Canceled", err)
+	}
+	rec.await(t, "the environment to be stopped", rec.allDead)
+	if got, want := rec.String(), "starting stopping dead"; got != want {
+		t.Errorf("states: %s, want %s", got, want)
+	}
+}
+
 // stateRecorder records the states of a pool's environments through its
 // observeState hook.
 type stateRecorder struct {
