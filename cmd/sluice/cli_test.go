@@ -552,6 +552,25 @@ func TestEscapeHatches(t *testing.T) {
 	if r := cliT(t, "rollback", "api", c, "--to", "-1"); r.code != 1 || !strings.Contains(r.stderr, "--to -1: give a version number") {
 		t.Errorf("rollback --to -1: %d %s", r.code, r.stderr)
 	}
+	// One function: the pre-traffic hook's edit waits for a deploy of its own.
+	editAPI(t, cfg, "one function", false)
+	hooks := filepath.Join(filepath.Dir(cfg), "src", "hooks.js")
+	before, _ := os.ReadFile(hooks)
+	os.WriteFile(hooks, append(before, []byte("\n// edited\n")...), 0o644)
+	r = cliT(t, "deploy", c, "--function", "api", "--type", "AllAtOnce", "--ignore-alarms", "--wait", "-o", "json") // the alarm is still in ALARM from the broken version above
+	published := 0
+	for _, rec := range records(t, r.stdout) {
+		if rec["record"] == "published" {
+			published++
+			if rec["function"] != "orders-dev-api" {
+				t.Errorf("deploy --function api published %v", rec)
+			}
+		}
+	}
+	// (its outcome is the hook's business; what matters is what was published)
+	if published != 1 {
+		t.Fatalf("deploy --function api: exit %d, %d published\n%s%s", r.code, published, r.stdout, r.stderr)
+	}
 }
 
 // An engine error about deployment groups is said in serverless.yml's terms.

@@ -13,7 +13,7 @@
 // InvalidTarget, InvalidDeploymentType, PublishFailed):
 //
 //	POST deploy                     {"function","ignoreAlarms","type"} → DeployResult
-//	                                function: deploy only it (engines that implement FunctionPublisher);
+//	                                function: publish and deploy only it (its key or deployed name); the others keep their versions;
 //	                                ignoreAlarms: the deployments' alarms do not stop them (recorded in each);
 //	                                type: e.g. "AllAtOnce", instead of the groups' own deployment type
 //	GET  deployments/{id}           → the deployment

@@ -24,9 +24,6 @@ func (e *Engine) PublishAndDeploy() ([]control.Change, error) {
 // (control.OptionsPublisher): the deployments it starts ignore their
 // alarms, or use another deployment type, for this deploy only.
 func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) (changes []control.Change, err error) {
-	if opts.Function != "" {
-		return nil, &control.PublishError{Err: fmt.Errorf("deploying one function (%s) alone is not supported yet; deploy the whole service", opts.Function)}
-	}
 	began := e.clock.Now() // the stack update CloudFormation's API shows begins before its deployments
 	svc, err := e.load()
 	if err != nil {
@@ -44,7 +41,20 @@ func (e *Engine) PublishAndDeployWith(opts control.DeployOptions) (changes []con
 		return nil, fmt.Errorf("%w: deployment %s of %s is in progress (%s); wait for it (`sluice status`) or stop it (`sluice stop %s`), then deploy again",
 			deploy.ErrAlreadyInProgress, d.ID, d.Target.FunctionName, d.Status, d.ID)
 	}
-	published, err := e.reloadLocked(svc)
+	only := ""
+	if opts.Function != "" {
+		f := svc.Function(opts.Function) // its key in serverless.yml …
+		for _, g := range svc.Functions {
+			if g.Name == opts.Function { // … or its deployed name
+				f = g
+			}
+		}
+		if f == nil {
+			return nil, &control.PublishError{Err: fmt.Errorf("%s has no function %q", svc.File, opts.Function)}
+		}
+		only = f.Name
+	}
+	published, err := e.reloadLocked(svc, only)
 	if err != nil {
 		return nil, &control.PublishError{Err: err}
 	}

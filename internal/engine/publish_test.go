@@ -3,10 +3,12 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/clock"
+	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/deploy"
 )
 
@@ -73,5 +75,65 @@ func waitDeployment(t *testing.T, e *Engine, id string) deploy.Deployment {
 		case <-deadline:
 			t.Fatalf("deployment %s did not end: %s", id, d.Status)
 		}
+	}
+}
+
+// `sluice deploy --function api` publishes and deploys only api: worker's
+// edit waits for a deploy of its own, a new function is refused, and the
+// whole service is still checked first.
+func TestDeployOneFunction(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const base = "service: one\nprovider:\n  runtime: nodejs20.x\nfunctions:\n" +
+		"  api:\n    handler: api.handler\n    deploymentSettings: {type: AllAtOnce, alias: Live}\n" +
+		"  worker:\n    handler: worker.handler\n"
+	write("serverless.yml", base)
+	write("api.js", "exports.handler = async () => 'api v1';")
+	write("worker.js", "exports.handler = async () => 'worker v1';")
+	e := start(t, dir, clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)))
+	latest := func(fn string) int { return e.Registry().Function(fn).LatestVersion().Number }
+
+	// Given edits to both functions
+	write("api.js", "exports.handler = async () => 'api v2';")
+	write("worker.js", "exports.handler = async () => 'worker v2';")
+	// When only api is deployed (by its key)
+	changes, err := e.PublishAndDeployWith(control.DeployOptions{Function: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Then api got version 2 and a deployment, and worker was not published
+	if len(changes) != 1 || changes[0].Key != "api" || changes[0].ToVersion != 2 || changes[0].DeploymentID == "" {
+		t.Fatalf("changes %+v, want api's deployment only", changes)
+	}
+	waitDeployment(t, e, changes[0].DeploymentID)
+	if latest("one-dev-worker") != 1 {
+		t.Fatalf("worker has version %d, want 1: --function api published it", latest("one-dev-worker"))
+	}
+	// And by its deployed name, worker's edit goes live on its own
+	changes, err = e.PublishAndDeployWith(control.DeployOptions{Function: "one-dev-worker"})
+	if err != nil || len(changes) != 1 || changes[0].Key != "worker" || latest("one-dev-worker") != 2 {
+		t.Fatalf("changes %+v, %v; worker at %d", changes, err, latest("one-dev-worker"))
+	}
+
+	// Given a new function, and an invalid one elsewhere
+	write("serverless.yml", base+"  extra:\n    handler: worker.handler\n")
+	// When api alone is deployed, it is refused: extra has no version yet
+	if _, err := e.PublishAndDeployWith(control.DeployOptions{Function: "api"}); err == nil || !strings.Contains(err.Error(), "function extra is new") {
+		t.Fatalf("err = %v, want extra named as new", err)
+	}
+	write("serverless.yml", base+"    events:\n      - schedule: rate(bogus)\n")
+	write("api.js", "exports.handler = async () => 'api v3';")
+	if _, err := e.PublishAndDeployWith(control.DeployOptions{Function: "api"}); err == nil {
+		t.Fatal("an invalid service deployed one of its functions")
+	}
+	if latest("one-dev-api") != 2 {
+		t.Fatalf("api has version %d after refused deploys, want 2", latest("one-dev-api"))
+	}
+	if _, err := e.PublishAndDeployWith(control.DeployOptions{Function: "nope"}); err == nil || !strings.Contains(err.Error(), `no function "nope"`) {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -50,6 +50,10 @@ type desired struct {
 	schedules []scheduled
 	other     []otherEvent
 	skipped   []string // functions not run locally, with why
+	// only, when set, is the one function (deployed name) whose code and
+	// configuration apply publishes (`sluice deploy --function`); the others
+	// keep the versions they have.
+	only string
 }
 
 // desiredFunction is a function as it is to be published.
@@ -199,6 +203,9 @@ func (e *Engine) planEvents(d *desired, f *config.Function, qualifier string, ro
 func (e *Engine) apply(d *desired) ([]Published, error) {
 	var published []Published
 	for _, df := range d.functions {
+		if d.only != "" && df.fn.Name != d.only {
+			continue
+		}
 		pub, err := e.publish(d.svc, df)
 		if err != nil {
 			return nil, err
@@ -425,14 +432,43 @@ func (e *Engine) Reload() ([]Published, error) {
 	if e.closed {
 		return nil, errors.New("the engine is shutting down")
 	}
-	return e.reloadLocked(svc)
+	return e.reloadLocked(svc, "")
 }
 
-// reloadLocked plans svc, then applies it. Called with e.mu held.
-func (e *Engine) reloadLocked(svc *config.Service) ([]Published, error) {
+// checkOnly refuses a plan that one function's deploy cannot apply: every
+// other function must already have a version, since only the named one is
+// published.
+func (e *Engine) checkOnly(d *desired, only string) error {
+	found := false
+	for _, df := range d.functions {
+		if df.fn.Name == only {
+			found = true
+			continue
+		}
+		if fn := e.registry.Function(df.fn.Name); fn == nil || fn.LatestVersion() == nil {
+			return fmt.Errorf("%s: function %s is new: it has no version yet, so deploy the whole service (without --function) once", d.svc.Pos("functions."+df.fn.Key), df.fn.Key)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s has no function %s that runs locally", d.svc.File, only)
+	}
+	return nil
+}
+
+// reloadLocked plans svc, then applies it: all of it, or, with only set
+// (a deployed name), only that function's new version (the rest of the
+// plan — routes, schedules, alarms, groups — as always). Called with e.mu
+// held.
+func (e *Engine) reloadLocked(svc *config.Service, only string) ([]Published, error) {
 	d, err := e.plan(svc)
 	if err != nil {
 		return nil, err
+	}
+	if only != "" {
+		if err := e.checkOnly(d, only); err != nil {
+			return nil, err
+		}
+		d.only = only
 	}
 	published, err := e.apply(d)
 	if err != nil {
