@@ -440,8 +440,13 @@ function withFault(handler, spec) {
   const n = Number(arg);
   if (kind === 'error' && (arg === undefined || (n >= 0 && n <= 1))) {
     const share = arg === undefined ? 1 : n;
+    // Spread evenly, not drawn at random: invocation k fails when k·share
+    // crosses a half, so "error:0.1" fails the 5th, 15th, … of each
+    // environment and a rehearsal's share never comes out as none.
+    let calls = 0;
     return (event, context, callback) => {
-      if (Math.random() < share) throw new Error(`injected by sluice rehearse (SLUICE_FAULT=${spec})`);
+      calls++;
+      if (Math.floor(calls * share + 0.5) > Math.floor((calls - 1) * share + 0.5)) throw new Error(`injected by sluice rehearse (SLUICE_FAULT=${spec})`);
       return handler(event, context, callback);
     };
   }

@@ -14,7 +14,7 @@ import importlib
 import json
 import logging
 import os
-import random
+import math
 import socket
 import sys
 import time
@@ -366,9 +366,14 @@ def with_fault(handler, spec):
         n = -1
     if kind == "error" and (n is None or 0 <= n <= 1):
         share = 1.0 if n is None else n
+        # Spread evenly, not drawn at random (as the Node.js bootstrap):
+        # invocation k fails when k*share crosses a half.
+        calls = [0]
 
         def failing(event, context):
-            if random.random() < share:
+            calls[0] += 1
+            k = calls[0]
+            if math.floor(k * share + 0.5) > math.floor((k - 1) * share + 0.5):
                 raise RuntimeError("injected by sluice rehearse (SLUICE_FAULT=%s)" % spec)
             return handler(event, context)
 
