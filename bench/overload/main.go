@@ -32,10 +32,10 @@ import (
 
 	"github.com/sluice-dev/sluice/examples"
 	"github.com/sluice-dev/sluice/internal/control"
+	"github.com/sluice-dev/sluice/internal/demo"
 	"github.com/sluice-dev/sluice/internal/deploy"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/invoke"
-	"github.com/sluice-dev/sluice/internal/metrics"
 )
 
 func main() {
@@ -100,7 +100,7 @@ func run(rate, overRate int, overFor, after time.Duration, maxEnvs int, scale fl
 	}
 	stop()
 	phase1 := load.take()
-	_, errs := versionErrors(eng.Metrics(), good.Target.FunctionName, good.Target.FunctionAlias, metricsFrom, eng.Clock().Now())
+	_, errs := demo.VersionCounts(eng.Metrics(), good.Target.FunctionName, good.Target.FunctionAlias, metricsFrom, eng.Clock().Now())
 	s := summarize(phase1)
 	fmt.Printf("\n1. %d req/s for %.1f s through a good (%d: %s) and a bad (%d: %s, rolled back %v) deployment\n",
 		rate, time.Since(began).Seconds(), good.Target.TargetVersion, good.Status, bad.Target.TargetVersion, bad.Status, bad.RolledBack())
@@ -355,43 +355,6 @@ func deployAndWait(client *control.Client) (deploy.Deployment, error) {
 	case <-ctx.Done():
 		return deploy.Deployment{}, ctx.Err()
 	}
-}
-
-// versionErrors reads the alias's Errors per executed version.
-func versionErrors(st *metrics.Store, function, alias string, from, to time.Time) (invocations, errs map[string]int) {
-	invocations, errs = map[string]int{}, map[string]int{}
-	for _, id := range st.List() {
-		if id.Namespace != "AWS/Lambda" || (id.MetricName != "Invocations" && id.MetricName != "Errors") {
-			continue
-		}
-		var fn, res, ver string
-		for _, d := range id.Dimensions {
-			switch d.Name {
-			case metrics.DimFunctionName:
-				fn = d.Value
-			case metrics.DimResource:
-				res = d.Value
-			case metrics.DimExecutedVersion:
-				ver = d.Value
-			}
-		}
-		if fn != function || res != function+":"+alias || ver == "" {
-			continue
-		}
-		dps, err := st.GetMetricStatistics(metrics.Query{Namespace: id.Namespace, MetricName: id.MetricName, Dimensions: id.Dimensions,
-			Start: from, End: to.Add(time.Minute), Period: 24 * time.Hour, Statistics: []string{"Sum"}})
-		if err != nil {
-			continue
-		}
-		for _, dp := range dps {
-			if id.MetricName == "Invocations" {
-				invocations[ver] += int(dp.Sum)
-			} else {
-				errs[ver] += int(dp.Sum)
-			}
-		}
-	}
-	return invocations, errs
 }
 
 func copyOrders(dir string) error {
