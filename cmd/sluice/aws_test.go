@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/deploy"
-	"github.com/sluice-dev/sluice/internal/engine"
 )
 
 // TestAWSFlags runs status, history, stop and rollback with --aws through
@@ -22,28 +17,11 @@ import (
 // SDK's CodeDeploy, CloudWatch and CloudFormation clients act on the
 // engine's AWS-compatible APIs as they would on AWS.
 func TestAWSFlags(t *testing.T) {
-	dir := t.TempDir()
-	copyTree(t, "../../examples/orders", dir)
 	// Linear10PercentEvery10Minutes: 90 minutes of schedule, 9 s at 600×, so a
 	// deployment is still running when stopped.
-	yml := filepath.Join(dir, "serverless.yml")
-	b, _ := os.ReadFile(yml)
-	os.WriteFile(yml, []byte(strings.Replace(string(b), "type: Linear10PercentEvery1Minute", "type: Linear10PercentEvery10Minutes", 1)), 0o644)
-	e, err := engine.Start(engine.Options{Config: yml, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	aws := func(args ...string) result {
-		cmd := exec.Command(sluiceBin, append(args, "-c", yml, "--aws", "--endpoint-url", e.APIURL(), "--poll-interval", "20ms")...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIASLUICELOCAL00000", "AWS_SECRET_ACCESS_KEY=sluice-local-secret-access-key",
-			"AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.Run()
-		return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
-	}
+	e, yml := ordersEngine(t, "Linear10PercentEvery10Minutes")
+	dir := filepath.Dir(yml)
+	aws := func(args ...string) result { return awsCLI(e, append(args, "-c", yml, "--aws")...) }
 	routing := func() (int, int) {
 		rt := e.Registry().Function("orders-dev-api").Alias("Live").Routing()
 		add := 0

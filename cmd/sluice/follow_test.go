@@ -24,14 +24,8 @@ import (
 // usage errors exit 1. (The scenarios — rollback, hook failure, timeout with
 // stop — are in e2e/follow_test.go.)
 func TestFollowCommand(t *testing.T) {
-	dir := t.TempDir()
-	copyTree(t, "../../examples/orders", dir)
-	e, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
+	e, yml := ordersEngine(t, "")
+	dir := filepath.Dir(yml)
 	// Given a deployment of the api that has ended
 	src := filepath.Join(dir, "src", "api.js")
 	code, _ := os.ReadFile(src)
@@ -60,13 +54,7 @@ func TestFollowCommand(t *testing.T) {
 	d := changes[0]
 
 	runFollow := func(args ...string) result {
-		cmd := exec.Command(sluiceBin, append([]string{"follow", "-c", filepath.Join(dir, "serverless.yml"), "--endpoint-url", e.APIURL(), "--poll-interval", "20ms"}, args...)...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIASLUICELOCAL00000", "AWS_SECRET_ACCESS_KEY=sluice-local-secret-access-key",
-			"AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.Run()
-		return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+		return awsCLI(e, append([]string{"follow", "-c", yml}, args...)...)
 	}
 
 	// When it is followed with JSON output and a JUnit report
@@ -111,4 +99,36 @@ func TestFollowCommand(t *testing.T) {
 			t.Errorf("follow %v: exit %d, stderr %q; want 1 and %q", c.args, r.code, r.stderr, c.want)
 		}
 	}
+}
+
+// ordersEngine serves a copy of examples/orders in this process at 600×,
+// with its deployment type replaced by typ when set.
+func ordersEngine(t *testing.T, typ string) (*engine.Engine, string) {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, "../../examples/orders", dir)
+	yml := filepath.Join(dir, "serverless.yml")
+	if typ != "" {
+		b, _ := os.ReadFile(yml)
+		os.WriteFile(yml, []byte(strings.Replace(string(b), "type: Linear10PercentEvery1Minute", "type: "+typ, 1)), 0o644)
+	}
+	e, err := engine.Start(engine.Options{Config: yml, Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: 600,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	return e, yml
+}
+
+// awsCLI runs the binary with e's AWS-compatible APIs as its AWS endpoint,
+// signed with the key the engine accepts, as it would run against AWS.
+func awsCLI(e *engine.Engine, args ...string) result {
+	cmd := exec.Command(sluiceBin, append(args, "--endpoint-url", e.APIURL(), "--poll-interval", "20ms")...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIASLUICELOCAL00000", "AWS_SECRET_ACCESS_KEY=sluice-local-secret-access-key",
+		"AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Run()
+	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 }
