@@ -152,7 +152,27 @@ func (c *CloudFormation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	io.WriteString(w, xml.Header)
-	xml.NewEncoder(w).Encode(out)
+	writeQueryResponse(w, action, out)
+}
+
+// writeQueryResponse wraps an action's result as the query protocol does:
+// <ActionResponse xmlns=…><ActionResult>…</ActionResult><ResponseMetadata>….
+func writeQueryResponse(w io.Writer, action string, result any) error {
+	enc := xml.NewEncoder(w)
+	root := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: cfnXMLNS}}}
+	if err := enc.EncodeToken(root); err != nil {
+		return err
+	}
+	if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
+		return err
+	}
+	if err := enc.EncodeElement(responseMetadata{runtime.NewRequestID()}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}}); err != nil {
+		return err
+	}
+	if err := enc.EncodeToken(root.End()); err != nil {
+		return err
+	}
+	return enc.Flush()
 }
 
 const cfnXMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -192,15 +212,9 @@ func describeStacks(form url.Values, in StackInputs) (any, error) {
 		t := m.LastUpdated.UTC()
 		s.LastUpdatedTime = &t
 	}
-	type result struct {
-		Stacks []xmlStack `xml:"Stacks>member"`
-	}
 	return struct {
-		XMLName  xml.Name         `xml:"DescribeStacksResponse"`
-		XMLNS    string           `xml:"xmlns,attr"`
-		Result   result           `xml:"DescribeStacksResult"`
-		Metadata responseMetadata `xml:"ResponseMetadata"`
-	}{XMLNS: cfnXMLNS, Result: result{Stacks: []xmlStack{s}}, Metadata: responseMetadata{runtime.NewRequestID()}}, nil
+		Stacks []xmlStack `xml:"Stacks>member"`
+	}{[]xmlStack{s}}, nil
 }
 
 func describeStackResources(form url.Values, in StackInputs) (any, error) {
@@ -229,15 +243,9 @@ func describeStackResources(form url.Values, in StackInputs) (any, error) {
 		list = append(list, member{StackName: m.Name, StackID: m.ID, LogicalResourceID: r.LogicalID, PhysicalResourceID: r.PhysicalID,
 			ResourceType: r.Type, Timestamp: later(m.Created, m.LastUpdated).UTC(), ResourceStatus: "UPDATE_COMPLETE"})
 	}
-	type result struct {
-		Resources []member `xml:"StackResources>member"`
-	}
 	return struct {
-		XMLName  xml.Name         `xml:"DescribeStackResourcesResponse"`
-		XMLNS    string           `xml:"xmlns,attr"`
-		Result   result           `xml:"DescribeStackResourcesResult"`
-		Metadata responseMetadata `xml:"ResponseMetadata"`
-	}{XMLNS: cfnXMLNS, Result: result{list}, Metadata: responseMetadata{runtime.NewRequestID()}}, nil
+		Resources []member `xml:"StackResources>member"`
+	}{list}, nil
 }
 
 func describeStackEvents(form url.Values, in StackInputs) (any, error) {
@@ -264,15 +272,9 @@ func describeStackEvents(form url.Values, in StackInputs) (any, error) {
 			LogicalResourceID: e.LogicalID, PhysicalResourceID: e.PhysicalID, ResourceType: e.Type, Timestamp: e.Time.UTC(),
 			ResourceStatus: e.Status, ResourceStatusReason: e.Reason})
 	}
-	type result struct {
-		Events []member `xml:"StackEvents>member"`
-	}
 	return struct {
-		XMLName  xml.Name         `xml:"DescribeStackEventsResponse"`
-		XMLNS    string           `xml:"xmlns,attr"`
-		Result   result           `xml:"DescribeStackEventsResult"`
-		Metadata responseMetadata `xml:"ResponseMetadata"`
-	}{XMLNS: cfnXMLNS, Result: result{list}, Metadata: responseMetadata{runtime.NewRequestID()}}, nil
+		Events []member `xml:"StackEvents>member"`
+	}{list}, nil
 }
 
 // writeQueryError writes an error as query-protocol services do.
