@@ -91,7 +91,7 @@ func TestCloudFormationThroughTheSDK(t *testing.T) {
 	end := began.Add(5 * time.Minute)
 	in := StackInputs{Name: "svc-dev", Created: created, UpdateBegan: began,
 		AliasLogicalIDs: map[string]string{"svc-dev-api": "ApiLambdaFunctionAliasLive"},
-		Resources: []StackResource{{LogicalID: "ApiLambdaFunctionDeploymentGroup", PhysicalID: "svc-dev-ApiLambdaFunctionDeploymentGroup", Type: "AWS::CodeDeploy::DeploymentGroup"}},
+		Resources:       []StackResource{{LogicalID: "ApiLambdaFunctionDeploymentGroup", PhysicalID: "svc-dev-ApiLambdaFunctionDeploymentGroup", Type: "AWS::CodeDeploy::DeploymentGroup"}},
 		Deployments: []deploy.Deployment{{ID: "d-1", Status: deploy.StatusStopped, Creator: deploy.CreatorUser, CreateTime: began.Add(time.Second), CompleteTime: &end,
 			ErrorInformation: &deploy.ErrorInfo{Code: deploy.ErrAlarmActive, Message: "alarm X went into ALARM"},
 			Target:           deploy.LambdaTarget{FunctionName: "svc-dev-api", FunctionAlias: "Live"}}}}
