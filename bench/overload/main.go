@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,7 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluice-dev/sluice/examples"
 	"github.com/sluice-dev/sluice/internal/control"
 	"github.com/sluice-dev/sluice/internal/demo"
 	"github.com/sluice-dev/sluice/internal/deploy"
@@ -58,7 +56,7 @@ func run(rate, overRate int, overFor, after time.Duration, maxEnvs int, scale fl
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := copyOrders(dir); err != nil {
+	if err := demo.CopyExample(dir); err != nil {
 		return err
 	}
 	eng, err := engine.Start(engine.Options{Config: filepath.Join(dir, "serverless.yml"), Addr: engine.AnyLoopbackAddr, APIAddr: engine.AnyLoopbackAddr, TimeScale: scale,
@@ -84,14 +82,14 @@ func run(rate, overRate int, overFor, after time.Duration, maxEnvs int, scale fl
 	stop := load.at(rate, 10*time.Minute)
 	metricsFrom := eng.Clock().Now()
 	began := time.Now()
-	if err := edit(dir, "'first release'", "'second release'"); err != nil {
+	if err := demo.EditHandler(dir, "'first release'", "'second release'"); err != nil {
 		return err
 	}
 	good, err := deployAndWait(client)
 	if err != nil {
 		return err
 	}
-	if err := edit(dir, "  if (id) {\n", "  if (id) {\n    throw new Error('orders database unreachable');\n"); err != nil {
+	if err := demo.EditHandler(dir, "  if (id) {\n", "  if (id) {\n    throw new Error('orders database unreachable');\n"); err != nil {
 		return err
 	}
 	bad, err := deployAndWait(client)
@@ -355,37 +353,4 @@ func deployAndWait(client *control.Client) (deploy.Deployment, error) {
 	case <-ctx.Done():
 		return deploy.Deployment{}, ctx.Err()
 	}
-}
-
-func copyOrders(dir string) error {
-	sub, err := fs.Sub(examples.FS, "orders")
-	if err != nil {
-		return err
-	}
-	return fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(path))
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := fs.ReadFile(sub, path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-}
-
-func edit(dir, old, replacement string) error {
-	path := filepath.Join(dir, "src", "api.js")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(string(b), old) {
-		return fmt.Errorf("%s does not contain %q", path, old)
-	}
-	return os.WriteFile(path, []byte(strings.Replace(string(b), old, replacement, 1)), 0o644)
 }

@@ -79,7 +79,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if !opts.Keep {
 		defer os.RemoveAll(dir)
 	}
-	if err := copyExample(dir); err != nil {
+	if err := CopyExample(dir); err != nil {
 		return nil, fmt.Errorf("copy the example service: %w", err)
 	}
 
@@ -108,7 +108,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	// 1. A good version, deployed gradually.
 	fmt.Fprintln(out, "1. a good version: the api answers with a new note; deployed with Linear10PercentEvery1Minute after a pre-traffic smoke test")
-	if err := editHandler(dir, "'first release'", "'second release'"); err != nil {
+	if err := EditHandler(dir, "'first release'", "'second release'"); err != nil {
 		return nil, err
 	}
 	good, err := deployAndFollow(ctx, client, out, opts.display())
@@ -124,7 +124,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	// 2. A bad version: the smoke test passes (GET /orders works), but
 	// GET /orders/{id} fails under real traffic; its error alarm trips.
 	fmt.Fprintln(out, "\n2. a bad version: GET /orders/{id} throws (the smoke test on GET /orders still passes); the error alarm watches")
-	if err := editHandler(dir, "  if (id) {\n", "  if (id) {\n    throw new Error('orders database unreachable');\n"); err != nil {
+	if err := EditHandler(dir, "  if (id) {\n", "  if (id) {\n    throw new Error('orders database unreachable');\n"); err != nil {
 		return nil, err
 	}
 	bad, err := deployAndFollow(ctx, client, out, opts.display())
@@ -274,8 +274,8 @@ func errorText(d deploy.Deployment) string {
 	return string(d.ErrorInformation.Code) + ": " + d.ErrorInformation.Message
 }
 
-// copyExample writes the embedded orders example into dir.
-func copyExample(dir string) error {
+// CopyExample writes the embedded orders example into dir.
+func CopyExample(dir string) error {
 	sub, err := fs.Sub(examples.FS, "orders")
 	if err != nil {
 		return err
@@ -296,8 +296,8 @@ func copyExample(dir string) error {
 	})
 }
 
-// editHandler changes the api's code as a developer would.
-func editHandler(dir, old, replacement string) error {
+// EditHandler changes the orders api's code as a developer would.
+func EditHandler(dir, old, replacement string) error {
 	path := filepath.Join(dir, "src", "api.js")
 	b, err := os.ReadFile(path)
 	if err != nil {
