@@ -375,44 +375,12 @@ func TestOrdersExampleDeploysWithItsHook(t *testing.T) {
 			target = p.New
 		}
 	}
-	changed := make(chan struct{}, 1)
-	cancel := e.Deployer().Subscribe(func(deploy.Deployment) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	})
-	defer cancel()
 	created, err := e.Deployer().Create(deploy.CreateInput{Group: "orders-dev-api", TargetVersion: target})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The deployment is read back from the engine's record on each change:
-	// the values Create returns and first publishes share their lifecycle
-	// events with the running deployment.
-	var d deploy.Deployment
-	deadline := time.After(30 * time.Second)
-	for {
-		if d, err = e.Deployer().Get(created.ID); err != nil {
-			t.Fatal(err)
-		}
-		if d.Status.Done() {
-			break
-		}
-		tick := (<-chan time.Time)(nil)
-		if current(d) == deploy.EventAllowTraffic {
-			// Linear10PercentEvery1Minute: move the clock, and look again
-			// after a short tick in case the step's timer was not armed yet.
-			fake.Advance(time.Minute)
-			tick = time.After(20 * time.Millisecond)
-		}
-		select {
-		case <-changed:
-		case <-tick:
-		case <-deadline:
-			t.Fatalf("deployment %s stuck: %+v", d.ID, d)
-		}
-	}
+	// Linear10PercentEvery1Minute, on the fake clock.
+	d := waitBaked(t, e, fake, created.ID)
 	if d.Status != deploy.StatusSucceeded {
 		t.Fatalf("deployment ended %s: %+v", d.Status, d.ErrorInformation)
 	}

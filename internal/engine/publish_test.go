@@ -53,29 +53,7 @@ func TestDeployPicksUpNewDeploymentSettings(t *testing.T) {
 // change the deployer announces.
 func waitDeployment(t *testing.T, e *Engine, id string) deploy.Deployment {
 	t.Helper()
-	changed := make(chan struct{}, 1)
-	cancel := e.Deployer().Subscribe(func(deploy.Deployment) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	})
-	defer cancel()
-	deadline := time.After(30 * time.Second)
-	for {
-		d, err := e.Deployer().Get(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Status.Done() {
-			return d
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("deployment %s did not end: %s", id, d.Status)
-		}
-	}
+	return waitBaked(t, e, nil, id)
 }
 
 // `sluice deploy --function api` publishes and deploys only api: worker's
